@@ -1,0 +1,131 @@
+//! Prometheus metrics, in an explicit registry owned by the app state (no global recorder).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use convene_store::PoolStats;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The route template (`/api/v1/users/{user_id}`), never the raw path: bounded cardinality.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuthEventLabels {
+    pub event: &'static str,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_request_duration: HistogramFamily,
+    auth_events: Family<AuthEventLabels, Counter>,
+    db_connections: Gauge,
+    db_idle_connections: Gauge,
+    db_max_connections: Gauge,
+}
+
+fn request_duration_histogram() -> Histogram {
+    // 1 ms to ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("convene");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route and status",
+            http_requests.clone(),
+        );
+        let http_request_duration: HistogramFamily =
+            Family::new_with_constructor(request_duration_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route",
+            http_request_duration.clone(),
+        );
+        let auth_events = Family::<AuthEventLabels, Counter>::default();
+        registry.register(
+            "auth_events",
+            "Authentication outcomes: login_succeeded, login_failed, account_locked, \
+             refresh_rotated, refresh_token_reused, ...",
+            auth_events.clone(),
+        );
+        let db_connections = Gauge::default();
+        registry.register("db_pool_connections", "Open database connections", db_connections.clone());
+        let db_idle_connections = Gauge::default();
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            db_idle_connections.clone(),
+        );
+        let db_max_connections = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "Configured maximum of database connections",
+            db_max_connections.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_request_duration,
+            auth_events,
+            db_connections,
+            db_idle_connections,
+            db_max_connections,
+        }
+    }
+
+    pub fn record_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_request_duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn auth_event(&self, event: &'static str) {
+        self.auth_events.get_or_create(&AuthEventLabels { event }).inc();
+    }
+
+    /// The text exposition, with pool gauges read at scrape time.
+    pub fn render(&self, pool: PoolStats) -> Result<String, std::fmt::Error> {
+        self.db_connections.set(i64::from(pool.connections));
+        self.db_idle_connections.set(i64::from(pool.idle_connections));
+        self.db_max_connections.set(i64::from(pool.max_connections));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,78 @@
+//! Everything a handler can reach, built once by the binary's wiring.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use convene_bus::Bus;
+use convene_store::Store;
+
+use crate::auth::password::PasswordService;
+use crate::auth::tokens::TokenService;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
+use crate::settings::GatewaySettings;
+use crate::{Error, Result};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub settings: Arc<GatewaySettings>,
+    pub tokens: Arc<TokenService>,
+    pub passwords: PasswordService,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub rate_limits: Arc<RateLimits>,
+    draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        settings: GatewaySettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let tokens = TokenService::new(&settings.signing_keys).ok_or(Error::NoSigningKey)?;
+        let passwords = PasswordService::new(settings.password_hash_concurrency)
+            .map_err(|_| Error::PasswordHashing)?;
+        let rate_limits = RateLimits::new(
+            settings.auth_requests_per_minute,
+            settings.api_requests_per_minute,
+            settings.trust_forwarded_for,
+        );
+        Ok(Self {
+            store,
+            bus,
+            settings: Arc::new(settings),
+            tokens: Arc::new(tokens),
+            passwords,
+            clock,
+            metrics: Arc::new(Metrics::new()),
+            rate_limits: Arc::new(rate_limits),
+            draining: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// From now on `/readyz` answers 503 so that load balancers stop sending new clients,
+    /// while requests in flight finish.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Housekeeping that keeps memory and tables bounded: expired sessions, idle rate-limit
+    /// keys. Called periodically by the binary.
+    pub async fn run_maintenance(&self) {
+        self.rate_limits.forget_idle_keys();
+        match self.store.delete_expired_sessions(self.clock.now()).await {
+            Ok(0) => {}
+            Ok(n_deleted) => tracing::info!(n_deleted, "deleted expired sessions"),
+            Err(error) => tracing::warn!(error = &error as &dyn std::error::Error, "session cleanup failed"),
+        }
+    }
+}

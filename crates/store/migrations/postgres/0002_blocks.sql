@@ -1,0 +1,12 @@
+-- Blocks between users: directional, one row per (blocker, blocked).
+
+CREATE TABLE blocks (
+    blocker_id UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    blocked_id UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id),
+    CHECK (blocker_id <> blocked_id)
+);
+
+-- "Who blocked me" (the reverse direction) is what delivery checks will ask.
+CREATE INDEX blocks_blocked_id ON blocks (blocked_id);

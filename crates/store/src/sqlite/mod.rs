@@ -1,0 +1,356 @@
+//! [`SqliteStore`]: the embedded default, one database file in the data directory.
+//!
+//! Every multi-statement write runs in a `BEGIN IMMEDIATE` transaction: it takes SQLite's
+//! single write lock up front, so concurrent writers queue on `busy_timeout` instead of
+//! failing with `SQLITE_BUSY` when a deferred read transaction tries to upgrade.
+
+mod rows;
+mod sessions;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
+
+use crate::model::{
+    LockoutPolicy, LoginFailure, NewSession, NewUser, PoolStats, Principal, ProfileUpdate,
+    RefreshRotation, RotationOutcome, Session, User,
+};
+use crate::rules::{kind_to_str, lock_until, prefix_pattern, username_taken_on_unique};
+use crate::{Error, Result, Store};
+use rows::{UserRow, micros};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Readers run concurrently under WAL but writers take turns, so a few connections suffice.
+const MAX_CONNECTIONS: u32 = 4;
+/// How long a writer waits for the write lock before the store reports itself unavailable.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The transaction mode for writes; see the module documentation.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path`. Does not migrate.
+    pub async fn connect(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Off by default in SQLite; the cascades (sessions → refresh tokens) rely on it.
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for checked-out connections to come back (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Revokes every live session of the user: the shared tail of `set_password` and
+    /// `revoke_all_sessions`, inside the caller's transaction.
+    async fn revoke_sessions_of(
+        transaction: &mut sqlx::SqliteConnection,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(micros(now))
+        .execute(transaction)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            connections: self.pool.size(),
+            idle_connections: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max_connections: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn create_user(&self, new_user: NewUser) -> Result<User> {
+        let row: UserRow = sqlx::query_as(
+            "INSERT INTO users (id, username, display_name, email, password_hash, kind, \
+             guest_expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
+        )
+        .bind(new_user.id)
+        .bind(&new_user.username)
+        .bind(&new_user.display_name)
+        .bind(&new_user.email)
+        .bind(&new_user.password_hash)
+        .bind(kind_to_str(new_user.kind))
+        .bind(new_user.guest_expires_at.map(micros))
+        .bind(micros(new_user.now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(username_taken_on_unique)?;
+        row.try_into()
+    }
+
+    async fn user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: Uuid,
+        update: ProfileUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<User> {
+        // `Some(None)` must clear a field, so each optional field travels as (set?, value).
+        let row: Option<UserRow> = sqlx::query_as(
+            "UPDATE users SET \
+             display_name = COALESCE($2, display_name), \
+             email = CASE WHEN $3 THEN $4 ELSE email END, \
+             avatar_url = CASE WHEN $5 THEN $6 ELSE avatar_url END, \
+             updated_at = $7 \
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(user_id)
+        .bind(&update.display_name)
+        .bind(update.email.is_some())
+        .bind(update.email.flatten())
+        .bind(update.avatar_url.is_some())
+        .bind(update.avatar_url.flatten())
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(Error::NotFound)?.try_into()
+    }
+
+    async fn search_users(
+        &self,
+        query: &str,
+        exclude_user_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<User>> {
+        // SQLite's lower() folds ASCII only, so non-ASCII display names match
+        // case-sensitively here (Postgres folds them too).
+        let rows: Vec<UserRow> = sqlx::query_as(
+            r"SELECT * FROM users
+              WHERE kind = 'member' AND id <> $2
+                AND (username LIKE $1 ESCAPE '\' OR lower(display_name) LIKE $1 ESCAPE '\')
+              ORDER BY username
+              LIMIT $3",
+        )
+        .bind(prefix_pattern(query))
+        .bind(exclude_user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::users(rows)
+    }
+
+    async fn record_failed_login(
+        &self,
+        user_id: Uuid,
+        policy: LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<LoginFailure> {
+        let mut transaction = self.pool.begin_with(BEGIN_WRITE).await?;
+        let counted: Option<(i32, Option<i64>)> = sqlx::query_as(
+            "UPDATE users SET failed_login_count = failed_login_count + 1 \
+             WHERE id = $1 RETURNING failed_login_count, locked_until",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let (failed_login_count, locked_until) = counted.ok_or(Error::NotFound)?;
+        let mut locked_until = locked_until.map(rows::from_micros).transpose()?;
+        if let Some(until) = lock_until(policy, failed_login_count, now)? {
+            sqlx::query("UPDATE users SET locked_until = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(micros(until))
+                .execute(&mut *transaction)
+                .await?;
+            // Read back through the same truncation the column applies.
+            locked_until = Some(rows::from_micros(micros(until))?);
+        }
+        transaction.commit().await?;
+        Ok(LoginFailure {
+            failed_login_count,
+            locked_until,
+        })
+    }
+
+    async fn clear_failed_logins(&self, user_id: Uuid) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User> {
+        let mut transaction = self.pool.begin_with(BEGIN_WRITE).await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "UPDATE users SET password_hash = $2, token_version = token_version + 1, \
+             updated_at = $3 WHERE id = $1 RETURNING *",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .bind(micros(now))
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let user = User::try_from(row.ok_or(Error::NotFound)?)?;
+        Self::revoke_sessions_of(&mut transaction, user_id, now).await?;
+        transaction.commit().await?;
+        Ok(user)
+    }
+
+    async fn revoke_all_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        let mut transaction = self.pool.begin_with(BEGIN_WRITE).await?;
+        let result =
+            sqlx::query("UPDATE users SET token_version = token_version + 1 WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *transaction)
+                .await?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        Self::revoke_sessions_of(&mut transaction, user_id, now).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, new_session: NewSession) -> Result<Session> {
+        self.insert_session(new_session).await
+    }
+
+    async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome> {
+        self.rotate(rotation).await
+    }
+
+    async fn session_id_for_refresh_token(&self, token_hash: &[u8]) -> Result<Option<Uuid>> {
+        let session_id: Option<(Uuid,)> =
+            sqlx::query_as("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(session_id.map(|(session_id,)| session_id))
+    }
+
+    async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(session_id)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn principal(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<Principal>> {
+        self.read_principal(user_id, session_id).await
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn block_user(
+        &self,
+        blocker_id: Uuid,
+        blocked_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(blocker_id)
+        .bind(blocked_id)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(crate::rules::not_found_on_foreign_key)?;
+        Ok(())
+    }
+
+    async fn unblock_user(&self, blocker_id: Uuid, blocked_id: Uuid) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker_id)
+            .bind(blocked_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn blocked_users(&self, blocker_id: Uuid) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT users.* FROM blocks JOIN users ON users.id = blocks.blocked_id \
+             WHERE blocks.blocker_id = $1 \
+             ORDER BY blocks.created_at DESC, users.username",
+        )
+        .bind(blocker_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::users(rows)
+    }
+
+    async fn is_blocked(&self, blocker_id: Uuid, blocked_id: Uuid) -> Result<bool> {
+        let found = sqlx::query("SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker_id)
+            .bind(blocked_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+}

@@ -1,0 +1,133 @@
+//! The behavioural suite every [`Store`] implementation must pass. Each test is a plain async
+//! fn taking the store; `store_suite!(make)` turns them all into `#[tokio::test]`s against the
+//! databases `make` creates (quickwit's metastore pattern). Time is an argument everywhere,
+//! so the suite runs on fixed timestamps and never sleeps.
+
+pub mod blocks;
+pub mod sessions;
+pub mod users;
+
+use chrono::{DateTime, Duration, Utc};
+use convene_store::{NewSession, NewUser, RefreshRotation, Store, User, UserKind};
+use uuid::Uuid;
+
+/// Expands to one `#[tokio::test]` per behaviour, each on a fresh database from `$make`
+/// (an async fn returning `convene_store::testing::TestDatabase`). The behaviour runs in its
+/// own task so that the database is cleaned up even when an assertion panics.
+macro_rules! store_suite {
+    ($make:path) => {
+        $crate::suite::store_suite!(@tests $make;
+            users::ping_and_pool_stats_report_a_live_pool,
+            users::created_user_reads_back_by_id_and_username,
+            users::guest_keeps_kind_and_expiry,
+            users::username_is_unique,
+            users::profile_update_clears_and_sets,
+            users::unknown_user_update_is_not_found,
+            users::search_matches_prefix_case_insensitive_and_skips_guests,
+            users::search_escapes_like_wildcards_and_respects_limit,
+            users::failed_logins_lock_then_clear,
+            users::failed_login_below_threshold_keeps_existing_lock,
+            users::set_password_bumps_version_and_revokes_sessions,
+            users::revoke_all_sessions_bumps_version_every_time,
+            sessions::create_session_issues_first_refresh_token,
+            sessions::session_for_unknown_user_is_not_found,
+            sessions::principal_reads_user_and_session,
+            sessions::revoking_a_session_is_idempotent,
+            sessions::refresh_token_rotation_replaces_token_and_slides_expiry,
+            sessions::refresh_token_reuse_within_grace_is_recently_rotated,
+            sessions::refresh_token_reuse_after_grace_revokes_family,
+            sessions::unknown_refresh_token_is_unknown,
+            sessions::revoked_session_rotation_ends,
+            sessions::expired_session_rotation_ends,
+            sessions::guest_rotation_ends_at_guest_expiry,
+            sessions::concurrent_rotation_rotates_once,
+            sessions::expired_sessions_are_deleted,
+            blocks::block_is_idempotent_and_directional,
+            blocks::blocking_unknown_user_is_not_found,
+            blocks::blocked_users_lists_most_recent_first,
+            blocks::unblock_reports_whether_a_block_existed,
+        );
+    };
+    (@tests $make:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() -> anyhow::Result<()> {
+                let database = $make().await;
+                let behaviour = $crate::suite::$module::$name(database.store.clone());
+                let outcome = tokio::spawn(behaviour).await;
+                database.cleanup().await;
+                match outcome {
+                    Ok(result) => result,
+                    Err(error) => match error.try_into_panic() {
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        Err(error) => Err(error.into()),
+                    },
+                }
+            }
+        )*
+    };
+}
+pub(crate) use store_suite;
+
+/// The suite's fixed "now": whole seconds, so values survive any backend's precision.
+/// 2030-01-01T12:00:00Z.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH + Duration::days(21_915) + Duration::hours(12)
+}
+
+pub fn member(username: &str, display_name: &str) -> NewUser {
+    NewUser {
+        id: Uuid::new_v4(),
+        username: username.to_owned(),
+        display_name: display_name.to_owned(),
+        email: None,
+        password_hash: Some(format!("$argon2id$v=19$fixture-{username}")),
+        kind: UserKind::Member,
+        guest_expires_at: None,
+        now: t0(),
+    }
+}
+
+pub fn guest(username: &str, display_name: &str, expires_at: DateTime<Utc>) -> NewUser {
+    NewUser {
+        password_hash: None,
+        kind: UserKind::Guest,
+        guest_expires_at: Some(expires_at),
+        ..member(username, display_name)
+    }
+}
+
+/// A session created at `t0()` that lasts 30 days, whose first refresh token hashes to `hash`.
+pub fn session(user_id: Uuid, hash: &[u8]) -> NewSession {
+    NewSession {
+        id: Uuid::new_v4(),
+        user_id,
+        refresh_token_hash: hash.to_vec(),
+        expires_at: t0() + Duration::days(30),
+        user_agent: Some("suite/1.0".to_owned()),
+        now: t0(),
+    }
+}
+
+/// The grace window every rotation in the suite uses.
+pub const GRACE_SECONDS: i64 = 10;
+
+/// Exchanges `presented` for `new` at `now`, sliding the session to `now + 30 days`.
+pub fn rotation(presented: &[u8], new: &[u8], now: DateTime<Utc>) -> RefreshRotation {
+    RefreshRotation {
+        presented_hash: presented.to_vec(),
+        new_hash: new.to_vec(),
+        new_expires_at: now + Duration::days(30),
+        reuse_grace: Duration::seconds(GRACE_SECONDS),
+        now,
+    }
+}
+
+/// Creates the user, returning what the store returned.
+pub async fn create(store: &dyn Store, new_user: NewUser) -> anyhow::Result<User> {
+    Ok(store.create_user(new_user).await?)
+}
+
+pub fn usernames(users: &[User]) -> Vec<&str> {
+    users.iter().map(|user| user.username.as_str()).collect()
+}
