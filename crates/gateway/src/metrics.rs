@@ -69,7 +69,11 @@ impl Metrics {
             auth_events.clone(),
         );
         let db_connections = Gauge::default();
-        registry.register("db_pool_connections", "Open database connections", db_connections.clone());
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            db_connections.clone(),
+        );
         let db_idle_connections = Gauge::default();
         registry.register(
             "db_pool_idle_connections",
@@ -110,13 +114,16 @@ impl Metrics {
     }
 
     pub fn auth_event(&self, event: &'static str) {
-        self.auth_events.get_or_create(&AuthEventLabels { event }).inc();
+        self.auth_events
+            .get_or_create(&AuthEventLabels { event })
+            .inc();
     }
 
     /// The text exposition, with pool gauges read at scrape time.
     pub fn render(&self, pool: PoolStats) -> Result<String, std::fmt::Error> {
         self.db_connections.set(i64::from(pool.connections));
-        self.db_idle_connections.set(i64::from(pool.idle_connections));
+        self.db_idle_connections
+            .set(i64::from(pool.idle_connections));
         self.db_max_connections.set(i64::from(pool.max_connections));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;

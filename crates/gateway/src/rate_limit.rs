@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn forwarded_for_is_used_only_when_trusted() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
         let peer: SocketAddr = "10.0.0.5:4000".parse().unwrap();
         let untrusted = RateLimits::new(NonZeroU32::MIN, NonZeroU32::MIN, false);
         assert_eq!(untrusted.client_ip(&headers, Some(peer)), Some(peer.ip()));

@@ -39,7 +39,10 @@ impl GatewaySettings {
     /// Settings for tests: real defaults, one fixed key, loopback origins.
     pub fn for_tests() -> Self {
         Self {
-            allowed_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
+            allowed_origins: vec![
+                "http://127.0.0.1:8080".into(),
+                "http://localhost:8080".into(),
+            ],
             cookie_secure: false,
             signing_keys: vec![SigningKey::new("test", vec![7u8; 32])],
             access_token_ttl: Duration::minutes(15),

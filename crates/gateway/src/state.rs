@@ -72,7 +72,10 @@ impl AppState {
         match self.store.delete_expired_sessions(self.clock.now()).await {
             Ok(0) => {}
             Ok(n_deleted) => tracing::info!(n_deleted, "deleted expired sessions"),
-            Err(error) => tracing::warn!(error = &error as &dyn std::error::Error, "session cleanup failed"),
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "session cleanup failed"
+            ),
         }
     }
 }

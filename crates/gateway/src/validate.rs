@@ -40,7 +40,9 @@ pub fn normalize_username(raw: &str) -> ApiResult<String> {
         return Err(invalid("dots cannot end it or stand together"));
     }
     if username.starts_with(GUEST_USERNAME_PREFIX) {
-        return Err(invalid("names starting with 'guest_' are reserved for guests"));
+        return Err(invalid(
+            "names starting with 'guest_' are reserved for guests",
+        ));
     }
     Ok(username)
 }
@@ -90,7 +92,9 @@ pub fn normalize_avatar_url(raw: &str) -> ApiResult<String> {
     let ok = url.len() <= MAX_AVATAR_URL_CHARS
         && (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() > "https://".len()
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<');
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<');
     if !ok {
         return Err(ApiError::unprocessable(
             "invalid_avatar_url",
@@ -107,8 +111,21 @@ mod tests {
     #[test]
     fn usernames_are_lowercased_and_checked() {
         assert_eq!(normalize_username("Alice_B.2").unwrap(), "alice_b.2");
-        for bad in ["al", "1alice", "alice!", "alice.", "al..ice", "guest_bob", "ålice", &"a".repeat(33)] {
-            assert_eq!(normalize_username(bad).unwrap_err().code, "invalid_username", "{bad}");
+        for bad in [
+            "al",
+            "1alice",
+            "alice!",
+            "alice.",
+            "al..ice",
+            "guest_bob",
+            "ålice",
+            &"a".repeat(33),
+        ] {
+            assert_eq!(
+                normalize_username(bad).unwrap_err().code,
+                "invalid_username",
+                "{bad}"
+            );
         }
     }
 
@@ -123,8 +140,18 @@ mod tests {
 
     #[test]
     fn emails_need_a_domain_with_a_dot() {
-        assert_eq!(normalize_email("Ann@Example.COM").unwrap(), "Ann@example.com");
-        for bad in ["ann", "ann@", "@x.io", "ann@localhost", "a b@x.io", "ann@.io"] {
+        assert_eq!(
+            normalize_email("Ann@Example.COM").unwrap(),
+            "Ann@example.com"
+        );
+        for bad in [
+            "ann",
+            "ann@",
+            "@x.io",
+            "ann@localhost",
+            "a b@x.io",
+            "ann@.io",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

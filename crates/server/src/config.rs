@@ -85,7 +85,10 @@ fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String>
 where
     T::Err: std::fmt::Display,
 {
-    value.trim().parse::<T>().map_err(|error| format!("{value:?}: {error}"))
+    value
+        .trim()
+        .parse::<T>()
+        .map_err(|error| format!("{value:?}: {error}"))
 }
 
 fn optional(value: &str) -> Option<String> {
@@ -104,76 +107,216 @@ fn parse_bool(value: &str) -> Result<bool, String> {
 /// The one list of settings. Defaults are applied from here, so they cannot disagree with
 /// the documentation generated from it.
 pub const SETTINGS: &[Setting] = &[
-    Setting { key: "http_addr", default: "127.0.0.1:8080",
+    Setting {
+        key: "http_addr",
+        default: "127.0.0.1:8080",
         doc: "Address the HTTP server (API, WebSocket, web UI) listens on.",
-        apply: |c, v| { c.http_addr = parse(v)?; Ok(()) } },
-    Setting { key: "data_dir", default: "./data",
+        apply: |c, v| {
+            c.http_addr = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "data_dir",
+        default: "./data",
         doc: "Directory for the embedded SQLite database and the generated signing key.",
-        apply: |c, v| { c.data_dir = PathBuf::from(v.trim()); Ok(()) } },
-    Setting { key: "database_url", default: "",
+        apply: |c, v| {
+            c.data_dir = PathBuf::from(v.trim());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database_url",
+        default: "",
         doc: "`sqlite://PATH` or `postgres://…`. Empty: SQLite at `DATA_DIR/convene.db`. `convene gateway` requires Postgres.",
-        apply: |c, v| { c.database_url = optional(v); Ok(()) } },
-    Setting { key: "database_max_connections", default: "10",
+        apply: |c, v| {
+            c.database_url = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database_max_connections",
+        default: "10",
         doc: "Connection-pool size per process.",
-        apply: |c, v| { c.database_max_connections = parse(v)?; Ok(()) } },
-    Setting { key: "database_acquire_timeout_seconds", default: "3",
+        apply: |c, v| {
+            c.database_max_connections = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database_acquire_timeout_seconds",
+        default: "3",
         doc: "How long a request waits for a database connection before failing with 503 `store_unavailable`.",
-        apply: |c, v| { c.database_acquire_timeout_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "redis_url", default: "",
+        apply: |c, v| {
+            c.database_acquire_timeout_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "redis_url",
+        default: "",
         doc: "`redis://host:port[/db]`. Empty: the in-process bus (one process only). `convene gateway` requires it.",
-        apply: |c, v| { c.redis_url = optional(v); Ok(()) } },
-    Setting { key: "public_url", default: "",
+        apply: |c, v| {
+            c.redis_url = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "public_url",
+        default: "",
         doc: "The URL users open, e.g. `https://meet.example.com`. Its origin is allowed for state-changing requests; https makes cookies `Secure`. Empty: `http://` + the listen address (and `localhost` for loopback).",
-        apply: |c, v| { c.public_url = optional(v); Ok(()) } },
-    Setting { key: "allowed_origins", default: "",
+        apply: |c, v| {
+            c.public_url = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "allowed_origins",
+        default: "",
         doc: "More origins allowed to call the API from a browser, comma-separated (`https://a.example,https://b.example`).",
-        apply: |c, v| { c.allowed_origins = v.split(',').filter_map(optional).collect(); Ok(()) } },
-    Setting { key: "jwt_keys", default: "",
+        apply: |c, v| {
+            c.allowed_origins = v.split(',').filter_map(optional).collect();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "jwt_keys",
+        default: "",
         doc: "Access-token signing keys, comma-separated `key_id:base64-secret` (secret ≥ 32 bytes); the first signs, all verify, so keys rotate by prepending. Empty (`serve` only): a key is generated once into `DATA_DIR/jwt-signing-key`. Required for `convene gateway` (all pods share it).",
-        apply: |c, v| { c.jwt_keys = optional(v); Ok(()) } },
-    Setting { key: "access_token_ttl_seconds", default: "900",
+        apply: |c, v| {
+            c.jwt_keys = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "access_token_ttl_seconds",
+        default: "900",
         doc: "Lifetime of an access token (15 min).",
-        apply: |c, v| { c.access_token_ttl_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "refresh_token_ttl_seconds", default: "604800",
+        apply: |c, v| {
+            c.access_token_ttl_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "refresh_token_ttl_seconds",
+        default: "604800",
         doc: "A session ends after this long without a refresh (7 days); each refresh extends it.",
-        apply: |c, v| { c.refresh_token_ttl_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "refresh_reuse_grace_seconds", default: "10",
+        apply: |c, v| {
+            c.refresh_token_ttl_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "refresh_reuse_grace_seconds",
+        default: "10",
         doc: "A used refresh token presented again within this window counts as a concurrent refresh (two tabs), not theft.",
-        apply: |c, v| { c.refresh_reuse_grace_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "guest_ttl_seconds", default: "86400",
+        apply: |c, v| {
+            c.refresh_reuse_grace_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "guest_ttl_seconds",
+        default: "86400",
         doc: "Lifetime of a guest account (24 h).",
-        apply: |c, v| { c.guest_ttl_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "lockout_threshold", default: "5",
+        apply: |c, v| {
+            c.guest_ttl_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "lockout_threshold",
+        default: "5",
         doc: "Consecutive failed logins that lock an account. 0 disables lockout.",
-        apply: |c, v| { c.lockout_threshold = parse(v)?; Ok(()) } },
-    Setting { key: "lockout_base_seconds", default: "60",
+        apply: |c, v| {
+            c.lockout_threshold = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "lockout_base_seconds",
+        default: "60",
         doc: "First lock period; each further failure doubles it.",
-        apply: |c, v| { c.lockout_base_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "lockout_max_seconds", default: "3600",
+        apply: |c, v| {
+            c.lockout_base_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "lockout_max_seconds",
+        default: "3600",
         doc: "Longest lock period.",
-        apply: |c, v| { c.lockout_max_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "auth_rate_limit_per_minute", default: "30",
+        apply: |c, v| {
+            c.lockout_max_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "auth_rate_limit_per_minute",
+        default: "30",
         doc: "Requests per minute per client IP on `/api/v1/auth/*` (per pod).",
-        apply: |c, v| { c.auth_rate_limit_per_minute = parse(v)?; Ok(()) } },
-    Setting { key: "api_rate_limit_per_minute", default: "600",
+        apply: |c, v| {
+            c.auth_rate_limit_per_minute = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "api_rate_limit_per_minute",
+        default: "600",
         doc: "Requests per minute per user on authenticated endpoints (per pod).",
-        apply: |c, v| { c.api_rate_limit_per_minute = parse(v)?; Ok(()) } },
-    Setting { key: "max_body_bytes", default: "65536",
+        apply: |c, v| {
+            c.api_rate_limit_per_minute = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "max_body_bytes",
+        default: "65536",
         doc: "Largest accepted request body.",
-        apply: |c, v| { c.max_body_bytes = parse(v)?; Ok(()) } },
-    Setting { key: "password_hash_concurrency", default: "0",
+        apply: |c, v| {
+            c.max_body_bytes = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "password_hash_concurrency",
+        default: "0",
         doc: "Password hashes computed at once (19 MiB each). 0: the number of CPU cores.",
-        apply: |c, v| { c.password_hash_concurrency = parse(v)?; Ok(()) } },
-    Setting { key: "trust_forwarded_for", default: "false",
+        apply: |c, v| {
+            c.password_hash_concurrency = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "trust_forwarded_for",
+        default: "false",
         doc: "Behind an ingress: take the client IP (for rate limits) from the last `X-Forwarded-For` hop.",
-        apply: |c, v| { c.trust_forwarded_for = parse_bool(v)?; Ok(()) } },
-    Setting { key: "shutdown_delay_seconds", default: "0",
+        apply: |c, v| {
+            c.trust_forwarded_for = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "shutdown_delay_seconds",
+        default: "0",
         doc: "On SIGTERM, answer `/readyz` 503 for this long before closing the listener, so load balancers stop routing first (5 on Kubernetes).",
-        apply: |c, v| { c.shutdown_delay_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "shutdown_grace_seconds", default: "20",
+        apply: |c, v| {
+            c.shutdown_delay_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "shutdown_grace_seconds",
+        default: "20",
         doc: "Then wait at most this long for requests in flight.",
-        apply: |c, v| { c.shutdown_grace_seconds = parse(v)?; Ok(()) } },
-    Setting { key: "log_format", default: "json",
+        apply: |c, v| {
+            c.shutdown_grace_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "log_format",
+        default: "json",
         doc: "`json` (one object per line) or `text`.",
         apply: |c, v| {
             c.log_format = match v.trim() {
@@ -182,10 +325,17 @@ pub const SETTINGS: &[Setting] = &[
                 other => return Err(format!("{other:?} is neither `json` nor `text`")),
             };
             Ok(())
-        } },
-    Setting { key: "log", default: "info,sqlx=warn",
+        },
+    },
+    Setting {
+        key: "log",
+        default: "info,sqlx=warn",
         doc: "Log filter in `tracing` syntax (`info`, `convene_gateway=debug`, …).",
-        apply: |c, v| { c.log_filter = v.trim().to_owned(); Ok(()) } },
+        apply: |c, v| {
+            c.log_filter = v.trim().to_owned();
+            Ok(())
+        },
+    },
 ];
 
 impl Config {
@@ -241,7 +391,8 @@ impl Config {
         let env: BTreeMap<String, String> = env.into_iter().collect();
         for setting in SETTINGS {
             if let Some(value) = env.get(&env_name(setting.key)) {
-                (setting.apply)(&mut config, value).map_err(|reason| invalid(setting.key, reason))?;
+                (setting.apply)(&mut config, value)
+                    .map_err(|reason| invalid(setting.key, reason))?;
             }
         }
         for (key, value) in overrides {
@@ -257,19 +408,27 @@ impl Config {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|error| file_error(error.to_string()))?;
-        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| file_error(error.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|error: toml::de::Error| file_error(error.to_string()))?;
         for (key, value) in table {
-            let setting = setting(&key).ok_or_else(|| file_error(format!("unknown setting `{key}`")))?;
+            let setting =
+                setting(&key).ok_or_else(|| file_error(format!("unknown setting `{key}`")))?;
             let value = match value {
                 toml::Value::String(text) => text,
                 toml::Value::Array(items) => items
                     .iter()
-                    .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
+                    .map(|item| {
+                        item.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| item.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
                 other => other.to_string(),
             };
-            (setting.apply)(self, &value).map_err(|reason| file_error(format!("`{key}`: {reason}")))?;
+            (setting.apply)(self, &value)
+                .map_err(|reason| file_error(format!("`{key}`: {reason}")))?;
         }
         Ok(())
     }
@@ -277,20 +436,33 @@ impl Config {
     /// Checks that hold for every role.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.database_url
-            && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
         {
-            return Err(invalid("database_url", "must start with sqlite:, postgres:// or postgresql://"));
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
         }
         if let Some(url) = &self.redis_url {
             convene_bus::RedisBus::check_url(url)
                 .map_err(|_| invalid("redis_url", "not a valid redis:// URL"))?;
         }
         if let Some(url) = &self.public_url {
-            origin_of(url).ok_or_else(|| invalid("public_url", "must be http(s)://host[:port] with nothing after"))?;
+            origin_of(url).ok_or_else(|| {
+                invalid(
+                    "public_url",
+                    "must be http(s)://host[:port] with nothing after",
+                )
+            })?;
         }
         for origin in &self.allowed_origins {
             if origin_of(origin).as_deref() != Some(origin.as_str()) {
-                return Err(invalid("allowed_origins", format!("{origin:?} is not an origin (scheme://host[:port])")));
+                return Err(invalid(
+                    "allowed_origins",
+                    format!("{origin:?} is not an origin (scheme://host[:port])"),
+                ));
             }
         }
         if let Some(keys) = &self.jwt_keys {
@@ -309,16 +481,28 @@ impl Config {
             }
         }
         if self.refresh_reuse_grace_seconds < 0 {
-            return Err(invalid("refresh_reuse_grace_seconds", "must not be negative"));
+            return Err(invalid(
+                "refresh_reuse_grace_seconds",
+                "must not be negative",
+            ));
         }
         if self.access_token_ttl_seconds >= self.refresh_token_ttl_seconds {
-            return Err(invalid("access_token_ttl_seconds", "must be shorter than the refresh-token lifetime"));
+            return Err(invalid(
+                "access_token_ttl_seconds",
+                "must be shorter than the refresh-token lifetime",
+            ));
         }
         if self.lockout_max_seconds < self.lockout_base_seconds {
-            return Err(invalid("lockout_max_seconds", "must be at least lockout_base_seconds"));
+            return Err(invalid(
+                "lockout_max_seconds",
+                "must be at least lockout_base_seconds",
+            ));
         }
         for (key, value) in [
-            ("auth_rate_limit_per_minute", self.auth_rate_limit_per_minute),
+            (
+                "auth_rate_limit_per_minute",
+                self.auth_rate_limit_per_minute,
+            ),
             ("api_rate_limit_per_minute", self.api_rate_limit_per_minute),
             ("database_max_connections", self.database_max_connections),
         ] {
@@ -330,7 +514,10 @@ impl Config {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
         if self.database_acquire_timeout_seconds == 0 {
-            return Err(invalid("database_acquire_timeout_seconds", "must be greater than 0"));
+            return Err(invalid(
+                "database_acquire_timeout_seconds",
+                "must be greater than 0",
+            ));
         }
         Ok(())
     }
@@ -439,18 +626,30 @@ fn origin_of(url: &str) -> Option<String> {
 /// Parses `key_id:base64-secret[,…]`.
 pub fn parse_signing_keys(value: &str) -> Result<Vec<SigningKey>, ConfigError> {
     let mut keys = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+    for entry in value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         let (key_id, secret) = entry
             .split_once(':')
             .ok_or_else(|| invalid("jwt_keys", "each entry is key_id:base64-secret"))?;
         if key_id.is_empty()
-            || !key_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !key_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(invalid("jwt_keys", "a key id is letters, digits, '-' and '_'"));
+            return Err(invalid(
+                "jwt_keys",
+                "a key id is letters, digits, '-' and '_'",
+            ));
         }
-        let secret = STANDARD
-            .decode(secret.trim())
-            .map_err(|_| invalid("jwt_keys", format!("the secret of key {key_id:?} is not base64")))?;
+        let secret = STANDARD.decode(secret.trim()).map_err(|_| {
+            invalid(
+                "jwt_keys",
+                format!("the secret of key {key_id:?} is not base64"),
+            )
+        })?;
         if secret.len() < SigningKey::MIN_SECRET_BYTES {
             return Err(invalid(
                 "jwt_keys",
@@ -462,7 +661,10 @@ pub fn parse_signing_keys(value: &str) -> Result<Vec<SigningKey>, ConfigError> {
             ));
         }
         if keys.iter().any(|key: &SigningKey| key.key_id == key_id) {
-            return Err(invalid("jwt_keys", format!("key id {key_id:?} appears twice")));
+            return Err(invalid(
+                "jwt_keys",
+                format!("key id {key_id:?} appears twice"),
+            ));
         }
         keys.push(SigningKey::new(key_id, secret));
     }
@@ -507,16 +709,32 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let error = load(&[("CONVENE_HTTP_ADDR", "nowhere")]).unwrap_err().to_string();
+        let error = load(&[("CONVENE_HTTP_ADDR", "nowhere")])
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("CONVENE_HTTP_ADDR:"), "{error}");
-        let error = load(&[("CONVENE_JWT_KEYS", "k1:c2hvcnQ=")]).unwrap_err().to_string();
-        assert!(error.starts_with("CONVENE_JWT_KEYS:") && error.contains("at least 32"), "{error}");
-        let error = load(&[("CONVENE_DATABASE_URL", "mysql://x")]).unwrap_err().to_string();
+        let error = load(&[("CONVENE_JWT_KEYS", "k1:c2hvcnQ=")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("CONVENE_JWT_KEYS:") && error.contains("at least 32"),
+            "{error}"
+        );
+        let error = load(&[("CONVENE_DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("CONVENE_DATABASE_URL:"), "{error}");
-        let error = load(&[("CONVENE_PUBLIC_URL", "https://x.example/app")]).unwrap_err().to_string();
+        let error = load(&[("CONVENE_PUBLIC_URL", "https://x.example/app")])
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("CONVENE_PUBLIC_URL:"), "{error}");
-        let error = load(&[("CONVENE_ACCESS_TOKEN_TTL_SECONDS", "0")]).unwrap_err().to_string();
-        assert!(error.starts_with("CONVENE_ACCESS_TOKEN_TTL_SECONDS:"), "{error}");
+        let error = load(&[("CONVENE_ACCESS_TOKEN_TTL_SECONDS", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("CONVENE_ACCESS_TOKEN_TTL_SECONDS:"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -524,18 +742,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("convene.toml");
         std::fs::write(&file, "htp_addr = \"127.0.0.1:9000\"\n").unwrap();
-        let error = Config::load(Some(&file), [], &BTreeMap::new()).unwrap_err().to_string();
+        let error = Config::load(Some(&file), [], &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("unknown setting `htp_addr`"), "{error}");
     }
 
     #[test]
     fn gateway_role_requires_postgres_redis_and_keys() {
         let config = load(&[]).unwrap();
-        assert!(config.validate_for_gateway().unwrap_err().to_string().starts_with("CONVENE_DATABASE_URL"));
+        assert!(
+            config
+                .validate_for_gateway()
+                .unwrap_err()
+                .to_string()
+                .starts_with("CONVENE_DATABASE_URL")
+        );
         let config = load(&[("CONVENE_DATABASE_URL", "sqlite://x.db")]).unwrap();
-        assert!(config.validate_for_gateway().unwrap_err().to_string().contains("SQLite"));
+        assert!(
+            config
+                .validate_for_gateway()
+                .unwrap_err()
+                .to_string()
+                .contains("SQLite")
+        );
         let config = load(&[("CONVENE_DATABASE_URL", "postgres://h/db")]).unwrap();
-        assert!(config.validate_for_gateway().unwrap_err().to_string().starts_with("CONVENE_REDIS_URL"));
+        assert!(
+            config
+                .validate_for_gateway()
+                .unwrap_err()
+                .to_string()
+                .starts_with("CONVENE_REDIS_URL")
+        );
         let key = STANDARD.encode([1u8; 32]);
         let config = load(&[
             ("CONVENE_DATABASE_URL", "postgres://h/db"),
@@ -549,9 +787,19 @@ mod tests {
     #[test]
     fn origins_default_to_the_listen_address() {
         let config = load(&[]).unwrap();
-        assert_eq!(config.browser_origins(), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
-        let config = load(&[("CONVENE_PUBLIC_URL", "https://Meet.Example.com/"), ("CONVENE_ALLOWED_ORIGINS", "https://b.example")]).unwrap();
-        assert_eq!(config.browser_origins(), vec!["https://meet.example.com", "https://b.example"]);
+        assert_eq!(
+            config.browser_origins(),
+            vec!["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        let config = load(&[
+            ("CONVENE_PUBLIC_URL", "https://Meet.Example.com/"),
+            ("CONVENE_ALLOWED_ORIGINS", "https://b.example"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.browser_origins(),
+            vec!["https://meet.example.com", "https://b.example"]
+        );
         assert!(config.gateway_settings(vec![]).cookie_secure);
     }
 
@@ -560,7 +808,12 @@ mod tests {
         let a = STANDARD.encode([1u8; 32]);
         let b = STANDARD.encode([2u8; 48]);
         let keys = parse_signing_keys(&format!("new:{b}, old:{a}")).unwrap();
-        assert_eq!(keys.iter().map(|key| key.key_id.as_str()).collect::<Vec<_>>(), ["new", "old"]);
+        assert_eq!(
+            keys.iter()
+                .map(|key| key.key_id.as_str())
+                .collect::<Vec<_>>(),
+            ["new", "old"]
+        );
         assert!(parse_signing_keys(&format!("k:{a},k:{b}")).is_err());
     }
 
@@ -572,9 +825,15 @@ mod tests {
             let row = doc
                 .lines()
                 .find(|line| line.starts_with(&row_start))
-                .unwrap_or_else(|| panic!("docs/configuration.md has no row for {}", env_name(setting.key)));
+                .unwrap_or_else(|| {
+                    panic!(
+                        "docs/configuration.md has no row for {}",
+                        env_name(setting.key)
+                    )
+                });
             assert!(
-                row.contains(&format!("`{}`", setting.default)) || (setting.default.is_empty() && row.contains("(empty)")),
+                row.contains(&format!("`{}`", setting.default))
+                    || (setting.default.is_empty() && row.contains("(empty)")),
                 "docs/configuration.md: the default of {} should be `{}`: {row}",
                 env_name(setting.key),
                 setting.default

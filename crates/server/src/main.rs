@@ -71,7 +71,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("convene: cannot start the async runtime: {error}");
@@ -90,7 +93,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "convene stopped with an error");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "convene stopped with an error"
+            );
             eprintln!("convene: {error:#}");
             ExitCode::FAILURE
         }
@@ -111,7 +117,9 @@ fn load_config(cli: &Cli, command: Command) -> Result<Config, config::ConfigErro
         }
     }
     for assignment in &cli.set {
-        let (key, value) = assignment.split_once('=').unwrap_or((assignment.as_str(), ""));
+        let (key, value) = assignment
+            .split_once('=')
+            .unwrap_or((assignment.as_str(), ""));
         let setting = config::setting(key.trim()).ok_or_else(|| config::ConfigError::Invalid {
             setting: format!("--set {key}"),
             reason: "unknown setting".into(),
@@ -134,7 +142,11 @@ fn settings_markdown() -> String {
         } else {
             format!("`{}`", setting.default)
         };
-        text.push_str(&format!("| `{}` | {default} | {} |\n", env_name(setting.key), setting.doc));
+        text.push_str(&format!(
+            "| `{}` | {default} | {} |\n",
+            env_name(setting.key),
+            setting.doc
+        ));
     }
     text
 }

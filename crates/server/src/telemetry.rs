@@ -27,7 +27,11 @@ impl Drop for Telemetry {
     }
 }
 
-pub fn init(log_format: LogFormat, log_filter: &str, service_name: &'static str) -> anyhow::Result<Telemetry> {
+pub fn init(
+    log_format: LogFormat,
+    log_filter: &str,
+    service_name: &'static str,
+) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_new(log_filter)
         .with_context(|| format!("CONVENE_LOG: {log_filter:?} is not a valid log filter"))?;
     let tracer_provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -51,7 +55,12 @@ pub fn init(log_format: LogFormat, log_filter: &str, service_name: &'static str)
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)));
     let (json_layer, text_layer) = match log_format {
         LogFormat::Json => (
-            Some(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false)),
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false),
+            ),
             None,
         ),
         LogFormat::Text => (None, Some(tracing_subscriber::fmt::layer())),

@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use convene_bus::{Bus, InProcessBus, RedisBus};
+use convene_gateway::AppState;
 use convene_gateway::auth::tokens::SigningKey;
 use convene_gateway::clock::SystemClock;
-use convene_gateway::AppState;
 use convene_store::{PostgresStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +64,9 @@ impl OpenedStore {
 fn sqlite_path(config: &Config) -> PathBuf {
     match config.database_url.as_deref() {
         Some(url) => {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
             PathBuf::from(path.split('?').next().unwrap_or(path))
         }
         None => config.data_dir.join("convene.db"),
@@ -85,7 +87,10 @@ async fn open_store(config: &Config) -> anyhow::Result<OpenedStore> {
         }
         _ => {
             let path = sqlite_path(config);
-            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating the data directory {}", parent.display()))?;
             }
@@ -120,7 +125,8 @@ fn signing_keys(config: &Config, role: Role) -> anyhow::Result<Vec<SigningKey>> 
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the signing key {}", path.display()))?;
-    parse_signing_keys(text.trim()).with_context(|| format!("the signing key file {}", path.display()))
+    parse_signing_keys(text.trim())
+        .with_context(|| format!("the signing key file {}", path.display()))
 }
 
 fn write_new_signing_key(path: &Path) -> anyhow::Result<()> {
@@ -160,14 +166,21 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     }
     let bus = open_bus(&config)?;
     let settings = config.gateway_settings(keys);
-    let state = AppState::new(store.as_store(), bus.clone(), settings, Arc::new(SystemClock))
-        .context("building the gateway")?;
+    let state = AppState::new(
+        store.as_store(),
+        bus.clone(),
+        settings,
+        Arc::new(SystemClock),
+    )
+    .context("building the gateway")?;
     let router = convene_gateway::router(state.clone());
 
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("CONVENE_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
-    let local_addr = listener.local_addr().context("reading the listen address")?;
+    let local_addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
     tracing::info!(
         addr = %local_addr,
         role = ?role,
@@ -185,9 +198,12 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     let server = tokio::spawn({
         let stop_accepting = stop_accepting.clone();
         async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stop_accepting.cancelled_owned())
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop_accepting.cancelled_owned())
+            .await
         }
     });
 
@@ -202,7 +218,10 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         Ok(Ok(Ok(()))) => tracing::info!("all requests finished"),
         Ok(Ok(Err(error))) => tracing::error!(%error, "the HTTP server failed"),
         Ok(Err(error)) => tracing::error!(%error, "the HTTP server task failed"),
-        Err(_) => tracing::warn!(grace_seconds = grace.as_secs(), "requests still running after the grace period were cut"),
+        Err(_) => tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "requests still running after the grace period were cut"
+        ),
     }
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;

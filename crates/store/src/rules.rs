@@ -111,6 +111,8 @@ pub(crate) fn not_found_on_foreign_key(error: sqlx::Error) -> Error {
     }
 }
 
+/// `users` has two unique keys, `id` and `username`; callers mint fresh UUIDs, so a unique
+/// violation on insert is the username's.
 pub(crate) fn username_taken_on_unique(error: sqlx::Error) -> Error {
     match &error {
         sqlx::Error::Database(database_error) if database_error.is_unique_violation() => {

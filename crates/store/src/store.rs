@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::Result;
 use crate::model::{
     LockoutPolicy, LoginFailure, NewSession, NewUser, PoolStats, Principal, ProfileUpdate,
     RefreshRotation, RotationOutcome, Session, User,
 };
-use crate::Result;
 
 /// The durable record. Every method is one atomic unit: it commits entirely or not at all.
 /// Timestamps come in as arguments (`now`) so behaviour is testable without sleeping.
@@ -23,12 +23,20 @@ pub trait Store: Send + Sync + 'static {
     /// `username` is matched exactly; callers lowercase it first.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>>;
     /// Fails with [`crate::Error::NotFound`] for an unknown user.
-    async fn update_profile(&self, user_id: Uuid, update: ProfileUpdate, now: DateTime<Utc>)
-    -> Result<User>;
+    async fn update_profile(
+        &self,
+        user_id: Uuid,
+        update: ProfileUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<User>;
     /// Members (not guests) whose username or display name starts with `query`
     /// (case-insensitive), excluding `exclude_user_id`, ordered by username, at most `limit`.
-    async fn search_users(&self, query: &str, exclude_user_id: Uuid, limit: u32)
-    -> Result<Vec<User>>;
+    async fn search_users(
+        &self,
+        query: &str,
+        exclude_user_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<User>>;
 
     /// Counts one more consecutive failed login and locks the account when `policy` says so.
     async fn record_failed_login(
@@ -40,8 +48,12 @@ pub trait Store: Send + Sync + 'static {
     /// A successful login: the failure count and any lock are cleared.
     async fn clear_failed_logins(&self, user_id: Uuid) -> Result<()>;
     /// Sets a new password hash, bumps `token_version` and revokes every session of the user.
-    async fn set_password(&self, user_id: Uuid, password_hash: &str, now: DateTime<Utc>)
-    -> Result<User>;
+    async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User>;
     /// "Log out everywhere": bumps `token_version` and revokes every session of the user.
     async fn revoke_all_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<()>;
 
@@ -60,8 +72,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
 
     /// Idempotent. Blocking yourself is the caller's error to catch.
-    async fn block_user(&self, blocker_id: Uuid, blocked_id: Uuid, now: DateTime<Utc>)
-    -> Result<()>;
+    async fn block_user(
+        &self,
+        blocker_id: Uuid,
+        blocked_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// Returns whether a block existed.
     async fn unblock_user(&self, blocker_id: Uuid, blocked_id: Uuid) -> Result<bool>;
     /// The users `blocker_id` has blocked, most recent first.

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
-use convene_store::{NewSession, NewUser, RefreshRotation, RotationOutcome, Session, User, UserKind};
+use convene_store::{
+    NewSession, NewUser, RefreshRotation, RotationOutcome, Session, User, UserKind,
+};
 use uuid::Uuid;
 
 use crate::api::extract::{Json, OptionalJson};
@@ -73,7 +75,8 @@ pub async fn register(
         .await?;
     state.metrics.auth_event("registered");
     tracing::info!(user_id = %user.id, "account registered");
-    let (jar, body) = start_session(&state, jar, &headers, user, request.refresh_token_in_body).await?;
+    let (jar, body) =
+        start_session(&state, jar, &headers, user, request.refresh_token_in_body).await?;
     Ok((StatusCode::CREATED, jar, body))
 }
 
@@ -107,7 +110,11 @@ pub async fn login(
         return Err(account_locked(locked_until, now));
     }
     let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
-    if !state.passwords.verify(request.password, stored_hash).await? {
+    if !state
+        .passwords
+        .verify(request.password, stored_hash)
+        .await?
+    {
         state.metrics.auth_event("login_failed");
         let Some(user) = user.filter(|user| user.kind == UserKind::Member) else {
             return Err(invalid_credentials());
@@ -130,12 +137,18 @@ pub async fn login(
         state.store.clear_failed_logins(user.id).await?;
     }
     state.metrics.auth_event("login_succeeded");
-    let (jar, body) = start_session(&state, jar, &headers, user, request.refresh_token_in_body).await?;
+    let (jar, body) =
+        start_session(&state, jar, &headers, user, request.refresh_token_in_body).await?;
     Ok((jar, body))
 }
 
 fn account_locked(locked_until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
-    let seconds = (locked_until - now).num_seconds().max(1) as u64;
+    // Rounded up: "retry after 0 s" would invite an immediate, refused retry.
+    let seconds = (locked_until - now)
+        .num_milliseconds()
+        .max(1)
+        .unsigned_abs()
+        .div_ceil(1000);
     let minutes = seconds.div_ceil(60);
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -180,7 +193,8 @@ pub async fn guest(
         })
         .await?;
     state.metrics.auth_event("guest_joined");
-    let (jar, body) = start_session(&state, jar, &headers, user, request.refresh_token_in_body).await?;
+    let (jar, body) =
+        start_session(&state, jar, &headers, user, request.refresh_token_in_body).await?;
     Ok((StatusCode::CREATED, jar, body))
 }
 
@@ -213,11 +227,14 @@ async fn refresh_session(
 ) -> ApiResult<Response> {
     let secure = state.settings.cookie_secure;
     let body_transport = request.refresh_token.is_some();
-    let Some(presented) = request
-        .refresh_token
-        .or_else(|| jar.get(REFRESH_COOKIE).map(|cookie| cookie.value().to_owned()))
-    else {
-        return Err(ApiError::unauthorized("unauthenticated", "No refresh token was sent."));
+    let Some(presented) = request.refresh_token.or_else(|| {
+        jar.get(REFRESH_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+    }) else {
+        return Err(ApiError::unauthorized(
+            "unauthenticated",
+            "No refresh token was sent.",
+        ));
     };
     let now = state.clock.now();
     let new_refresh_token = new_refresh_token();
@@ -240,12 +257,24 @@ async fn refresh_session(
             state.metrics.auth_event("refresh_rotated");
             let session_expires_at = session_expiry(state, &user, now).min(session.expires_at);
             let (access_token, access_expires_at) = mint_access(state, &user, &session, now)?;
-            let jar = cookies::with_access_cookie(jar, access_token.clone(), access_expires_at, now, secure);
+            let jar = cookies::with_access_cookie(
+                jar,
+                access_token.clone(),
+                access_expires_at,
+                now,
+                secure,
+            );
             let (jar, refresh_token) = if body_transport {
                 (jar, Some(new_refresh_token))
             } else {
                 (
-                    cookies::with_refresh_cookie(jar, new_refresh_token, session_expires_at, now, secure),
+                    cookies::with_refresh_cookie(
+                        jar,
+                        new_refresh_token,
+                        session_expires_at,
+                        now,
+                        secure,
+                    ),
                     None,
                 )
             };
@@ -266,7 +295,13 @@ async fn refresh_session(
             // cookie; answer with an access token only and leave that cookie alone.
             state.metrics.auth_event("refresh_concurrent");
             let (access_token, access_expires_at) = mint_access(state, &user, &session, now)?;
-            let jar = cookies::with_access_cookie(jar, access_token.clone(), access_expires_at, now, secure);
+            let jar = cookies::with_access_cookie(
+                jar,
+                access_token.clone(),
+                access_expires_at,
+                now,
+                secure,
+            );
             Ok((
                 jar,
                 Json(SessionResponse {
@@ -279,7 +314,10 @@ async fn refresh_session(
             )
                 .into_response())
         }
-        RotationOutcome::Reused { session_id, user_id } => {
+        RotationOutcome::Reused {
+            session_id,
+            user_id,
+        } => {
             state.metrics.auth_event("refresh_token_reused");
             tracing::warn!(%user_id, %session_id, "refresh token reused: session revoked");
             ended(
@@ -330,14 +368,17 @@ pub async fn logout(
         state.store.revoke_all_sessions(access.user.id, now).await?;
         state.metrics.auth_event("logout_everywhere");
     } else {
-        let refresh_token = request
-            .refresh_token
-            .or_else(|| jar.get(REFRESH_COOKIE).map(|cookie| cookie.value().to_owned()));
+        let refresh_token = request.refresh_token.or_else(|| {
+            jar.get(REFRESH_COOKIE)
+                .map(|cookie| cookie.value().to_owned())
+        });
         let session_id = match refresh_token {
-            Some(token) => state
-                .store
-                .session_id_for_refresh_token(&hash_refresh_token(&token))
-                .await?,
+            Some(token) => {
+                state
+                    .store
+                    .session_id_for_refresh_token(&hash_refresh_token(&token))
+                    .await?
+            }
             None => None,
         }
         .or(access.map(|access| access.session.id));
@@ -380,7 +421,8 @@ pub(crate) async fn start_session(
         .await?;
     let secure = state.settings.cookie_secure;
     let (access_token, access_expires_at) = mint_access(state, &user, &session, now)?;
-    let jar = cookies::with_access_cookie(jar, access_token.clone(), access_expires_at, now, secure);
+    let jar =
+        cookies::with_access_cookie(jar, access_token.clone(), access_expires_at, now, secure);
     let (jar, body_refresh_token) = if refresh_token_in_body {
         (jar, Some(refresh_token))
     } else {

@@ -41,7 +41,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(error) => {
                 ApiError::unprocessable("invalid_request", error.body_text())
             }
-            JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            JsonRejection::BytesRejection(error)
+                if error.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 body_too_large()
             }
             other => ApiError::bad_request("invalid_request", other.body_text()),

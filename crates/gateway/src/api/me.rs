@@ -46,7 +46,11 @@ pub async fn update_me(
     }
     // Validate everything before writing anything.
     let update = ProfileUpdate {
-        display_name: request.display_name.as_deref().map(normalize_display_name).transpose()?,
+        display_name: request
+            .display_name
+            .as_deref()
+            .map(normalize_display_name)
+            .transpose()?,
         email: request
             .email
             .map(|email| email.as_deref().map(normalize_email).transpose())
@@ -56,7 +60,10 @@ pub async fn update_me(
             .map(|url| url.as_deref().map(normalize_avatar_url).transpose())
             .transpose()?,
     };
-    let user = state.store.update_profile(user.id, update, state.clock.now()).await?;
+    let user = state
+        .store
+        .update_profile(user.id, update, state.clock.now())
+        .await?;
     Ok(Json(MeView::from(&user)))
 }
 
@@ -78,7 +85,10 @@ pub async fn change_password(
     Json(request): Json<ChangePasswordRequest>,
 ) -> ApiResult<impl IntoResponse> {
     if user.kind == UserKind::Guest {
-        return Err(ApiError::forbidden("guest_not_allowed", "Guests have no password."));
+        return Err(ApiError::forbidden(
+            "guest_not_allowed",
+            "Guests have no password.",
+        ));
     }
     let mut user_inputs = vec![user.username.as_str(), user.display_name.as_str()];
     if let Some(email) = &user.email {

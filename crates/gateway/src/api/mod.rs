@@ -49,7 +49,12 @@ impl Modify for SessionSecurity {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "cookie",
@@ -66,7 +71,10 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::guest))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
-        .route_layer(axum_middleware::from_fn_with_state(state.clone(), limit_auth_by_ip));
+        .route_layer(axum_middleware::from_fn_with_state(
+            state.clone(),
+            limit_auth_by_ip,
+        ));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth_routes)
         .routes(routes!(me::get_me, me::update_me))
@@ -91,9 +99,7 @@ pub fn router(state: AppState) -> Router {
     let (router, document) = api_router(&state).split_for_parts();
     let document_json = document.to_json().unwrap_or_else(|_| "{}".to_owned());
     router
-        .fallback(|| async {
-            ApiError::not_found("not_found", "There is nothing at this path.")
-        })
+        .fallback(|| async { ApiError::not_found("not_found", "There is nothing at this path.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -104,8 +110,14 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(Extension(ops::OpenApiJson(Arc::new(document_json))))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(axum_middleware::from_fn_with_state(state.clone(), middleware::check_origin))
-        .layer(axum_middleware::from_fn_with_state(state.clone(), middleware::record_metrics))
+        .layer(axum_middleware::from_fn_with_state(
+            state.clone(),
+            middleware::check_origin,
+        ))
+        .layer(axum_middleware::from_fn_with_state(
+            state.clone(),
+            middleware::record_metrics,
+        ))
         .layer(axum_middleware::from_fn(middleware::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 
 use crate::api::extract::Json;
 use crate::api::views::{HealthStatus, ReadinessChecks};
@@ -70,7 +70,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         .render(state.store.pool_stats())
         .map_err(|_| ApiError::internal())?;
     Ok((
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         text,
     )
         .into_response())

@@ -59,7 +59,11 @@ pub async fn get_user(
     _: Authenticated,
     Path(user_id): Path<Uuid>,
 ) -> ApiResult<Json<UserView>> {
-    let user = state.store.user_by_id(user_id).await?.ok_or_else(user_not_found)?;
+    let user = state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(user_not_found)?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -94,10 +98,21 @@ pub async fn block_user(
     Path(blocked_id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     if blocked_id == user.id {
-        return Err(ApiError::unprocessable("cannot_block_self", "You cannot block yourself."));
+        return Err(ApiError::unprocessable(
+            "cannot_block_self",
+            "You cannot block yourself.",
+        ));
     }
-    state.store.user_by_id(blocked_id).await?.ok_or_else(user_not_found)?;
-    match state.store.block_user(user.id, blocked_id, state.clock.now()).await {
+    state
+        .store
+        .user_by_id(blocked_id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    match state
+        .store
+        .block_user(user.id, blocked_id, state.clock.now())
+        .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(convene_store::Error::NotFound) => Err(user_not_found()),
         Err(error) => Err(error.into()),

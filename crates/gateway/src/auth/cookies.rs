@@ -34,7 +34,14 @@ pub fn with_access_cookie(
     now: DateTime<Utc>,
     secure: bool,
 ) -> CookieJar {
-    jar.add(session_cookie(ACCESS_COOKIE, access_token, "/", expires_at, now, secure))
+    jar.add(session_cookie(
+        ACCESS_COOKIE,
+        access_token,
+        "/",
+        expires_at,
+        now,
+        secure,
+    ))
 }
 
 pub fn with_refresh_cookie(

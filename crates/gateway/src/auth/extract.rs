@@ -25,7 +25,9 @@ pub fn access_token(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
     }
     CookieJar::from_headers(headers)
         .get(ACCESS_COOKIE)
@@ -37,7 +39,10 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = access_token(&parts.headers).ok_or_else(|| {
-            ApiError::unauthorized("unauthenticated", "Sign in first: no access token was sent.")
+            ApiError::unauthorized(
+                "unauthenticated",
+                "Sign in first: no access token was sent.",
+            )
         })?;
         let authenticated = authenticate(state, &token).await?;
         state.rate_limits.check_user(authenticated.user.id)?;
@@ -48,17 +53,19 @@ impl FromRequestParts<AppState> for Authenticated {
 /// Verifies an access token against the keys, the clock and the store.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     let now = state.clock.now();
-    let claims = state.tokens.verify_access_token(token, now).map_err(|error| match error {
-        TokenError::Expired => ApiError::unauthorized(
-            "token_expired",
-            "The access token has expired; refresh the session.",
-        ),
-        TokenError::Invalid => {
-            ApiError::unauthorized("invalid_token", "The access token is not valid.")
-        }
-    })?;
-    let revoked =
-        || ApiError::unauthorized("session_revoked", "This session has been signed out.");
+    let claims = state
+        .tokens
+        .verify_access_token(token, now)
+        .map_err(|error| match error {
+            TokenError::Expired => ApiError::unauthorized(
+                "token_expired",
+                "The access token has expired; refresh the session.",
+            ),
+            TokenError::Invalid => {
+                ApiError::unauthorized("invalid_token", "The access token is not valid.")
+            }
+        })?;
+    let revoked = || ApiError::unauthorized("session_revoked", "This session has been signed out.");
     let principal = state
         .store
         .principal(claims.sub, claims.sid)
@@ -68,10 +75,16 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated
         return Err(revoked());
     }
     if principal.session.expires_at <= now {
-        return Err(ApiError::unauthorized("session_expired", "This session has expired."));
+        return Err(ApiError::unauthorized(
+            "session_expired",
+            "This session has expired.",
+        ));
     }
     if principal.user.kind == UserKind::Guest
-        && principal.user.guest_expires_at.is_some_and(|expires_at| expires_at <= now)
+        && principal
+            .user
+            .guest_expires_at
+            .is_some_and(|expires_at| expires_at <= now)
     {
         return Err(ApiError::unauthorized(
             "guest_expired",

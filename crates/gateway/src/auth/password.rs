@@ -62,7 +62,11 @@ impl PasswordService {
     }
 
     pub async fn hash(&self, password: String) -> ApiResult<String> {
-        let _permit = self.permits.acquire().await.map_err(|_| ApiError::internal())?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
         tokio::task::spawn_blocking(move || hash_blocking(&password))
             .await
             .map_err(|_| ApiError::internal())?
@@ -70,11 +74,17 @@ impl PasswordService {
 
     /// `stored_hash: None` (unknown user or guest) spends the same time and answers false.
     pub async fn verify(&self, password: String, stored_hash: Option<String>) -> ApiResult<bool> {
-        let _permit = self.permits.acquire().await.map_err(|_| ApiError::internal())?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
         let known = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = tokio::task::spawn_blocking(move || {
-            Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
+            Argon2::default()
+                .verify_password(password.as_bytes(), hash.as_str())
+                .is_ok()
         })
         .await
         .map_err(|_| ApiError::internal())?;
@@ -99,7 +109,13 @@ mod tests {
 
     #[test]
     fn short_common_and_personal_passwords_are_weak() {
-        for weak in ["short", "password123", "qwertyuiop", "1234567890", "aaaaaaaaaaaa"] {
+        for weak in [
+            "short",
+            "password123",
+            "qwertyuiop",
+            "1234567890",
+            "aaaaaaaaaaaa",
+        ] {
             let error = check_password_strength(weak, &[]).unwrap_err();
             assert_eq!(error.code, "weak_password", "{weak}");
         }
@@ -117,10 +133,26 @@ mod tests {
     #[tokio::test]
     async fn hash_verifies_and_uses_owasp_parameters() {
         let passwords = PasswordService::new(1).unwrap();
-        let hash = passwords.hash("violet-otter-sings-42".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(passwords.verify("violet-otter-sings-42".into(), Some(hash.clone())).await.unwrap());
-        assert!(!passwords.verify("violet-otter-sings-43".into(), Some(hash)).await.unwrap());
+        let hash = passwords
+            .hash("violet-otter-sings-42".into())
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            passwords
+                .verify("violet-otter-sings-42".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("violet-otter-sings-43".into(), Some(hash))
+                .await
+                .unwrap()
+        );
         assert!(!passwords.verify("anything".into(), None).await.unwrap());
     }
 }

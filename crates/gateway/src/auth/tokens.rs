@@ -90,13 +90,20 @@ impl TokenService {
         })
     }
 
-    pub fn mint_access_token(&self, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn mint_access_token(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_key_id.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding_key)
     }
 
-    pub fn verify_access_token(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         let key_id = header.kid.ok_or(TokenError::Invalid)?;
         let key = self.decoding_keys.get(&key_id).ok_or(TokenError::Invalid)?;
@@ -142,50 +149,85 @@ mod tests {
     fn minted_token_verifies_until_expiry() {
         let tokens = service("a", 1);
         let now = Utc::now();
-        let token = tokens.mint_access_token(&claims(now.timestamp() + 60)).unwrap();
+        let token = tokens
+            .mint_access_token(&claims(now.timestamp() + 60))
+            .unwrap();
         assert!(tokens.verify_access_token(&token, now).is_ok());
         let later = now + chrono::Duration::seconds(61);
-        assert_eq!(tokens.verify_access_token(&token, later), Err(TokenError::Expired));
+        assert_eq!(
+            tokens.verify_access_token(&token, later),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
     fn token_signed_with_another_key_is_invalid() {
         let now = Utc::now();
-        let token = service("a", 1).mint_access_token(&claims(now.timestamp() + 60)).unwrap();
-        assert_eq!(service("a", 2).verify_access_token(&token, now), Err(TokenError::Invalid));
-        assert_eq!(service("b", 1).verify_access_token(&token, now), Err(TokenError::Invalid));
+        let token = service("a", 1)
+            .mint_access_token(&claims(now.timestamp() + 60))
+            .unwrap();
+        assert_eq!(
+            service("a", 2).verify_access_token(&token, now),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            service("b", 1).verify_access_token(&token, now),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
     fn rotated_keys_keep_verifying_old_tokens() {
         let now = Utc::now();
-        let old = service("old", 1).mint_access_token(&claims(now.timestamp() + 60)).unwrap();
+        let old = service("old", 1)
+            .mint_access_token(&claims(now.timestamp() + 60))
+            .unwrap();
         let rotated = TokenService::new(&[
             SigningKey::new("new", vec![2; 32]),
             SigningKey::new("old", vec![1; 32]),
         ])
         .unwrap();
         assert!(rotated.verify_access_token(&old, now).is_ok());
-        let fresh = rotated.mint_access_token(&claims(now.timestamp() + 60)).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(), Some("new"));
+        let fresh = rotated
+            .mint_access_token(&claims(now.timestamp() + 60))
+            .unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(),
+            Some("new")
+        );
     }
 
     #[test]
     fn alg_none_and_tampered_tokens_are_invalid() {
         let tokens = service("a", 1);
         let now = Utc::now();
-        let token = tokens.mint_access_token(&claims(now.timestamp() + 60)).unwrap();
+        let token = tokens
+            .mint_access_token(&claims(now.timestamp() + 60))
+            .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"a"}"#);
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert_eq!(tokens.verify_access_token(&unsigned, now), Err(TokenError::Invalid));
+        assert_eq!(
+            tokens.verify_access_token(&unsigned, now),
+            Err(TokenError::Invalid)
+        );
 
         let forged_claims = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&AccessClaims { ver: 99, ..claims(now.timestamp() + 60) }).unwrap(),
+            serde_json::to_vec(&AccessClaims {
+                ver: 99,
+                ..claims(now.timestamp() + 60)
+            })
+            .unwrap(),
         );
         let tampered = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
-        assert_eq!(tokens.verify_access_token(&tampered, now), Err(TokenError::Invalid));
-        assert_eq!(tokens.verify_access_token("garbage", now), Err(TokenError::Invalid));
+        assert_eq!(
+            tokens.verify_access_token(&tampered, now),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens.verify_access_token("garbage", now),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
