@@ -557,20 +557,25 @@ impl Config {
     /// The origins a browser may call from: the public URL's (or the listen address's),
     /// plus `allowed_origins`.
     pub fn browser_origins(&self) -> Vec<String> {
-        let mut origins = Vec::new();
+        let mut origins: Vec<String> = Vec::new();
+        let mut allow = |origin: String| {
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        };
         match self.public_url.as_deref().and_then(origin_of) {
-            Some(origin) => origins.push(origin),
+            Some(origin) => allow(origin),
             None => {
-                let port = self.http_addr.port();
-                origins.push(format!("http://{}", self.http_addr));
+                allow(format!("http://{}", self.http_addr));
                 if self.http_addr.ip().is_loopback() {
-                    origins.push(format!("http://localhost:{port}"));
-                    origins.push(format!("http://127.0.0.1:{port}"));
+                    // People type either name for the same local server.
+                    allow(format!("http://localhost:{}", self.http_addr.port()));
                 }
             }
         }
-        origins.extend(self.allowed_origins.iter().cloned());
-        origins.dedup();
+        for origin in &self.allowed_origins {
+            allow(origin.clone());
+        }
         origins
     }
 

@@ -14,7 +14,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware as axum_middleware};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -119,6 +120,12 @@ pub fn router(state: AppState) -> Router {
             middleware::record_metrics,
         ))
         .layer(axum_middleware::from_fn(middleware::security_headers))
-        .layer(TraceLayer::new_for_http())
+        // One INFO span per request (exported as a trace when OTLP is on); the response line
+        // itself is DEBUG so that the default log level does not print every request.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
         .with_state(state)
 }
