@@ -1,15 +1,71 @@
-use async_trait::async_trait;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
 
-use crate::{Bus, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::{Bus, BusSignal, PodId, Result, WentOffline};
 
 /// The bus of a single `convene serve` process: every connection is local, so there is
-/// nothing to share and nothing that can be unreachable.
-#[derive(Debug, Default, Clone)]
-pub struct InProcessBus {}
+/// nothing to fan out, nothing that can die without the process, and nothing that can be
+/// unreachable. Presence is a map in memory.
+#[derive(Debug, Clone)]
+pub struct InProcessBus {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pod_id: PodId,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Each user's open connections; a user without any has no entry.
+    connections: HashMap<Uuid, HashSet<Uuid>>,
+    /// Kept so that the receiver stays open (and silent) until `close`.
+    signal_tx: Option<mpsc::Sender<BusSignal>>,
+    signal_rx: Option<mpsc::Receiver<BusSignal>>,
+}
 
 impl InProcessBus {
+    /// A bus with a random pod id.
     pub fn new() -> Self {
-        Self {}
+        Self::with_pod_id(Uuid::new_v4())
+    }
+
+    pub fn with_pod_id(pod_id: PodId) -> Self {
+        let (signal_tx, signal_rx) = mpsc::channel(1);
+        let state = State {
+            connections: HashMap::new(),
+            signal_tx: Some(signal_tx),
+            signal_rx: Some(signal_rx),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                pod_id,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the maps consistent, whatever panicked while holding the lock.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -23,5 +79,80 @@ impl Bus for InProcessBus {
         "in_process"
     }
 
-    async fn close(&self) {}
+    fn pod_id(&self) -> PodId {
+        self.inner.pod_id
+    }
+
+    /// A receiver that never yields anything (there is no other pod), closed by `close`.
+    fn take_signals(&self) -> Option<mpsc::Receiver<BusSignal>> {
+        self.state().signal_rx.take()
+    }
+
+    async fn subscribe_user(&self, _user_id: Uuid) -> Result<()> {
+        Ok(())
+    }
+
+    async fn unsubscribe_user(&self, _user_id: Uuid) -> Result<()> {
+        Ok(())
+    }
+
+    async fn publish(&self, _user_ids: &[Uuid], _payload: Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn connection_opened(
+        &self,
+        user_id: Uuid,
+        connection_id: Uuid,
+        _now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        let connections = state.connections.entry(user_id).or_default();
+        let was_offline = connections.is_empty();
+        connections.insert(connection_id);
+        Ok(was_offline)
+    }
+
+    async fn connection_closed(
+        &self,
+        user_id: Uuid,
+        connection_id: Uuid,
+        _now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        let Some(connections) = state.connections.get_mut(&user_id) else {
+            return Ok(false);
+        };
+        let existed = connections.remove(&connection_id);
+        let went_offline = existed && connections.is_empty();
+        if connections.is_empty() {
+            state.connections.remove(&user_id);
+        }
+        Ok(went_offline)
+    }
+
+    /// Nothing expires in one process: connections live until closed.
+    async fn heartbeat(&self, _connections: &[(Uuid, Uuid)], _now: DateTime<Utc>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn online_users(&self, user_ids: &[Uuid], _now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let state = self.state();
+        Ok(user_ids
+            .iter()
+            .filter(|user_id| state.connections.contains_key(user_id))
+            .copied()
+            .collect())
+    }
+
+    /// There is no other pod to die.
+    async fn sweep_dead_pods(&self, _now: DateTime<Utc>) -> Result<Vec<WentOffline>> {
+        Ok(Vec::new())
+    }
+
+    async fn close(&self) {
+        let mut state = self.state();
+        state.connections.clear();
+        state.signal_tx = None;
+    }
 }

@@ -1,5 +1,6 @@
-//! The bus: what gateway pods share that is not durable (presence, socket routing, fan-out,
-//! the SFU registry). It grows with the features that need it; today it answers readiness.
+//! The bus: what gateway pods share that is not durable: live fan-out of events to the pods
+//! where a user is connected, presence (who is online, with heartbeats that expire when a pod
+//! dies) and, later, the SFU registry.
 //!
 //! Two implementations of one trait: [`InProcessBus`] for the single-process embedded
 //! default, and [`RedisBus`] (fred) for several gateway pods. Only the binaries' wiring
@@ -12,9 +13,39 @@ mod in_process;
 mod redis;
 
 pub use in_process::InProcessBus;
-pub use redis::RedisBus;
+pub use redis::{RedisBus, RedisBusOptions};
+
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How often a pod is expected to call [`Bus::heartbeat`] (and [`Bus::sweep_dead_pods`]).
+/// The Redis bus forgets a connection or a pod after three missed heartbeats.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Identifies one gateway process on the bus.
+pub type PodId = Uuid;
+
+/// What the bus hands to the pod that subscribed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusSignal {
+    /// `payload` (a serialized server event) for every local connection of `user_id`.
+    /// Never an echo of this pod's own `publish`.
+    Delivery { user_id: Uuid, payload: Arc<str> },
+    /// Deliveries may have been lost (the subscriber lagged, or the connection to Redis was
+    /// re-established): every local connection should catch up from the store.
+    Resync,
+}
+
+/// A user whose last connection went away: offline since `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WentOffline {
+    pub user_id: Uuid,
+    pub at: DateTime<Utc>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,12 +57,54 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Every method is safe to call concurrently. Failures are `Unavailable` and never lose
+/// anything durable: the caller has already committed to the store, and clients resync.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
     /// `in_process` or `redis`, for logs and `/readyz`.
     fn kind(&self) -> &'static str;
-    /// Closes connections; called once at shutdown.
+    /// This process's id on the bus.
+    fn pod_id(&self) -> PodId;
+    /// The pod's incoming signals. Returns the receiver once; later calls get `None`.
+    /// The channel is bounded; when the pod does not keep up, deliveries are dropped and a
+    /// `Resync` is sent instead, never a silent loss.
+    fn take_signals(&self) -> Option<mpsc::Receiver<BusSignal>>;
+    /// Start receiving `Delivery`s for `user_id` (the pod's first connection of that user
+    /// opened). Idempotent.
+    async fn subscribe_user(&self, user_id: Uuid) -> Result<()>;
+    /// Stop receiving them (the pod's last connection of that user closed). Idempotent.
+    async fn unsubscribe_user(&self, user_id: Uuid) -> Result<()>;
+    /// Sends `payload` to the other pods where any of `user_ids` is connected. The caller
+    /// delivers to its own local connections itself, so a pod keeps serving its users while
+    /// Redis is away. A no-op for the in-process bus.
+    async fn publish(&self, user_ids: &[Uuid], payload: Arc<str>) -> Result<()>;
+
+    /// Records a new connection of `user_id`; true when the user was offline before (on
+    /// every pod).
+    async fn connection_opened(
+        &self,
+        user_id: Uuid,
+        connection_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Forgets a connection; true when it was the user's last one anywhere.
+    async fn connection_closed(
+        &self,
+        user_id: Uuid,
+        connection_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The pod's heartbeat: keeps its connections (and itself) alive for a few seconds more.
+    /// Called every couple of seconds with every local connection.
+    async fn heartbeat(&self, connections: &[(Uuid, Uuid)], now: DateTime<Utc>) -> Result<()>;
+    /// Which of `user_ids` have at least one live connection.
+    async fn online_users(&self, user_ids: &[Uuid], now: DateTime<Utc>) -> Result<Vec<Uuid>>;
+    /// Cleans up after pods whose heartbeat stopped (crashed, killed): their connections are
+    /// forgotten, and the users left with none are returned so that the caller can announce
+    /// them offline. Safe to call from every pod; each dead pod is swept once.
+    async fn sweep_dead_pods(&self, now: DateTime<Utc>) -> Result<Vec<WentOffline>>;
+    /// Closes connections; called once at shutdown (this pod's presence is removed).
     async fn close(&self);
 }

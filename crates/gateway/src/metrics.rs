@@ -24,7 +24,8 @@ pub struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AuthEventLabels {
+/// One label, `event`; used by the auth and chat counters.
+pub struct EventLabels {
     pub event: &'static str,
 }
 
@@ -34,7 +35,10 @@ pub struct Metrics {
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     http_request_duration: HistogramFamily,
-    auth_events: Family<AuthEventLabels, Counter>,
+    auth_events: Family<EventLabels, Counter>,
+    chat_events: Family<EventLabels, Counter>,
+    websocket_connections: Gauge,
+    websocket_overflows: Counter,
     db_connections: Gauge,
     db_idle_connections: Gauge,
     db_max_connections: Gauge,
@@ -61,12 +65,30 @@ impl Metrics {
             "Time to answer an HTTP request, by method and route",
             http_request_duration.clone(),
         );
-        let auth_events = Family::<AuthEventLabels, Counter>::default();
+        let auth_events = Family::<EventLabels, Counter>::default();
         registry.register(
             "auth_events",
             "Authentication outcomes: login_succeeded, login_failed, account_locked, \
              refresh_rotated, refresh_token_reused, ...",
             auth_events.clone(),
+        );
+        let chat_events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "chat_events",
+            "Chat actions: message_sent, …",
+            chat_events.clone(),
+        );
+        let websocket_connections = Gauge::default();
+        registry.register(
+            "websocket_connections",
+            "Open WebSocket connections on this pod",
+            websocket_connections.clone(),
+        );
+        let websocket_overflows = Counter::default();
+        registry.register(
+            "websocket_overflows",
+            "Connections closed because the client could not keep up",
+            websocket_overflows.clone(),
         );
         let db_connections = Gauge::default();
         registry.register(
@@ -91,6 +113,9 @@ impl Metrics {
             http_requests,
             http_request_duration,
             auth_events,
+            chat_events,
+            websocket_connections,
+            websocket_overflows,
             db_connections,
             db_idle_connections,
             db_max_connections,
@@ -114,9 +139,23 @@ impl Metrics {
     }
 
     pub fn auth_event(&self, event: &'static str) {
-        self.auth_events
-            .get_or_create(&AuthEventLabels { event })
-            .inc();
+        self.auth_events.get_or_create(&EventLabels { event }).inc();
+    }
+
+    pub fn chat_event(&self, event: &'static str) {
+        self.chat_events.get_or_create(&EventLabels { event }).inc();
+    }
+
+    pub fn websocket_opened(&self) {
+        self.websocket_connections.inc();
+    }
+
+    pub fn websocket_closed(&self) {
+        self.websocket_connections.dec();
+    }
+
+    pub fn websocket_overflowed(&self) {
+        self.websocket_overflows.inc();
     }
 
     /// The text exposition, with pool gauges read at scrape time.

@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub struct RateLimits {
     auth_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     api_by_user: DefaultKeyedRateLimiter<Uuid>,
+    messages_by_user: DefaultKeyedRateLimiter<Uuid>,
     clock: DefaultClock,
     trust_forwarded_for: bool,
 }
@@ -28,11 +29,13 @@ impl RateLimits {
     pub fn new(
         auth_per_minute: NonZeroU32,
         api_per_minute: NonZeroU32,
+        messages_per_minute: NonZeroU32,
         trust_forwarded_for: bool,
     ) -> Self {
         Self {
             auth_by_ip: RateLimiter::keyed(Quota::per_minute(auth_per_minute)),
             api_by_user: RateLimiter::keyed(Quota::per_minute(api_per_minute)),
+            messages_by_user: RateLimiter::keyed(Quota::per_minute(messages_per_minute)),
             clock: DefaultClock::default(),
             trust_forwarded_for,
         }
@@ -42,6 +45,20 @@ impl RateLimits {
         self.api_by_user.check_key(&user_id).map_err(|not_until| {
             ApiError::rate_limited(not_until.wait_time_from(self.clock.now()).as_secs() + 1)
         })
+    }
+
+    pub fn check_messages(&self, user_id: Uuid) -> Result<(), ApiError> {
+        self.messages_by_user
+            .check_key(&user_id)
+            .map_err(|not_until| {
+                let seconds = not_until.wait_time_from(self.clock.now()).as_secs() + 1;
+                ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "message_rate_limited",
+                    "You are sending messages too fast; wait a moment.",
+                )
+                .with_retry_after(seconds)
+            })
     }
 
     pub fn check_auth_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
@@ -56,6 +73,8 @@ impl RateLimits {
         self.auth_by_ip.shrink_to_fit();
         self.api_by_user.retain_recent();
         self.api_by_user.shrink_to_fit();
+        self.messages_by_user.retain_recent();
+        self.messages_by_user.shrink_to_fit();
     }
 
     /// The client's address: the socket peer, or behind a trusted ingress the last hop it
@@ -101,7 +120,12 @@ mod tests {
 
     #[test]
     fn user_limit_answers_429_with_retry_after() {
-        let limits = RateLimits::new(NonZeroU32::MIN, NonZeroU32::new(2).unwrap(), false);
+        let limits = RateLimits::new(
+            NonZeroU32::MIN,
+            NonZeroU32::new(2).unwrap(),
+            NonZeroU32::MIN,
+            false,
+        );
         let user = Uuid::new_v4();
         assert!(limits.check_user(user).is_ok());
         assert!(limits.check_user(user).is_ok());
@@ -120,9 +144,9 @@ mod tests {
             "203.0.113.9, 198.51.100.7".parse().unwrap(),
         );
         let peer: SocketAddr = "10.0.0.5:4000".parse().unwrap();
-        let untrusted = RateLimits::new(NonZeroU32::MIN, NonZeroU32::MIN, false);
+        let untrusted = RateLimits::new(NonZeroU32::MIN, NonZeroU32::MIN, NonZeroU32::MIN, false);
         assert_eq!(untrusted.client_ip(&headers, Some(peer)), Some(peer.ip()));
-        let trusted = RateLimits::new(NonZeroU32::MIN, NonZeroU32::MIN, true);
+        let trusted = RateLimits::new(NonZeroU32::MIN, NonZeroU32::MIN, NonZeroU32::MIN, true);
         assert_eq!(
             trusted.client_ip(&headers, Some(peer)),
             Some("198.51.100.7".parse().unwrap())

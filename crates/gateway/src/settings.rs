@@ -26,8 +26,10 @@ pub struct GatewaySettings {
     pub lockout: LockoutPolicy,
     /// Per client IP, on `/api/v1/auth/*`.
     pub auth_requests_per_minute: NonZeroU32,
-    /// Per user, on every authenticated endpoint.
+    /// Per user, on every authenticated endpoint and WebSocket frame.
     pub api_requests_per_minute: NonZeroU32,
+    /// Per user, messages sent (WebSocket and REST together).
+    pub messages_per_minute: NonZeroU32,
     pub max_body_bytes: usize,
     /// Argon2 hashes at once (each takes 19 MiB and a core for ~50 ms).
     pub password_hash_concurrency: usize,
@@ -56,6 +58,7 @@ impl GatewaySettings {
             },
             auth_requests_per_minute: NonZeroU32::new(1_000).unwrap_or(NonZeroU32::MIN),
             api_requests_per_minute: NonZeroU32::new(10_000).unwrap_or(NonZeroU32::MIN),
+            messages_per_minute: NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN),
             max_body_bytes: 64 * 1024,
             password_hash_concurrency: 2,
             trust_forwarded_for: false,

@@ -5,9 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use convene_bus::Bus;
 use convene_store::Store;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::password::PasswordService;
 use crate::auth::tokens::TokenService;
+use crate::chat::hub::Hub;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -24,6 +27,12 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub rate_limits: Arc<RateLimits>,
+    pub hub: Arc<Hub>,
+    /// Cancelled at shutdown: WebSocket connections close with "going away".
+    pub shutdown: CancellationToken,
+    /// WebSocket connection tasks, awaited at shutdown (hyper does not track upgraded
+    /// connections).
+    pub connection_tasks: TaskTracker,
     draining: Arc<AtomicBool>,
 }
 
@@ -40,8 +49,10 @@ impl AppState {
         let rate_limits = RateLimits::new(
             settings.auth_requests_per_minute,
             settings.api_requests_per_minute,
+            settings.messages_per_minute,
             settings.trust_forwarded_for,
         );
+        let hub = Arc::new(Hub::new(bus.clone()));
         Ok(Self {
             store,
             bus,
@@ -51,6 +62,9 @@ impl AppState {
             clock,
             metrics: Arc::new(Metrics::new()),
             rate_limits: Arc::new(rate_limits),
+            hub,
+            shutdown: CancellationToken::new(),
+            connection_tasks: TaskTracker::new(),
             draining: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -63,6 +77,35 @@ impl AppState {
 
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Starts what runs beside the requests: bus deliveries to local connections, presence
+    /// heartbeats and dead-pod sweeps. They stop when `shutdown` is cancelled.
+    pub fn spawn_background_tasks(&self, tasks: &TaskTracker) {
+        if let Some(signals) = self.bus.take_signals() {
+            tasks.spawn(
+                self.hub
+                    .clone()
+                    .run_bus_signals(signals, self.shutdown.clone()),
+            );
+        }
+        tasks.spawn(crate::chat::presence::run(
+            self.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+
+    /// Closes every WebSocket ("going away", so clients reconnect elsewhere) and waits for
+    /// their tasks, at most `deadline`.
+    pub async fn close_connections(&self, deadline: std::time::Duration) {
+        self.shutdown.cancel();
+        self.connection_tasks.close();
+        if tokio::time::timeout(deadline, self.connection_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSocket connections did not close in time");
+        }
     }
 
     /// Housekeeping that keeps memory and tables bounded: expired sessions, idle rate-limit

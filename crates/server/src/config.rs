@@ -62,6 +62,7 @@ pub struct Config {
     pub lockout_max_seconds: i64,
     pub auth_rate_limit_per_minute: u32,
     pub api_rate_limit_per_minute: u32,
+    pub message_rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
     pub password_hash_concurrency: usize,
     pub trust_forwarded_for: bool,
@@ -263,9 +264,18 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "api_rate_limit_per_minute",
         default: "600",
-        doc: "Requests per minute per user on authenticated endpoints (per pod).",
+        doc: "Requests per minute per user on authenticated endpoints and WebSocket frames (per pod).",
         apply: |c, v| {
             c.api_rate_limit_per_minute = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "message_rate_limit_per_minute",
+        default: "100",
+        doc: "Messages per minute per user, WebSocket and REST together (per pod).",
+        apply: |c, v| {
+            c.message_rate_limit_per_minute = parse(v)?;
             Ok(())
         },
     },
@@ -360,6 +370,7 @@ impl Config {
             lockout_max_seconds: 0,
             auth_rate_limit_per_minute: 0,
             api_rate_limit_per_minute: 0,
+            message_rate_limit_per_minute: 0,
             max_body_bytes: 0,
             password_hash_concurrency: 0,
             trust_forwarded_for: false,
@@ -504,6 +515,10 @@ impl Config {
                 self.auth_rate_limit_per_minute,
             ),
             ("api_rate_limit_per_minute", self.api_rate_limit_per_minute),
+            (
+                "message_rate_limit_per_minute",
+                self.message_rate_limit_per_minute,
+            ),
             ("database_max_connections", self.database_max_connections),
         ] {
             if value == 0 {
@@ -600,6 +615,7 @@ impl Config {
             },
             auth_requests_per_minute: non_zero(self.auth_rate_limit_per_minute),
             api_requests_per_minute: non_zero(self.api_rate_limit_per_minute),
+            messages_per_minute: non_zero(self.message_rate_limit_per_minute),
             max_body_bytes: self.max_body_bytes,
             password_hash_concurrency: match self.password_hash_concurrency {
                 0 => std::thread::available_parallelism().map_or(2, usize::from),

@@ -190,9 +190,9 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         "convene listening on http://{local_addr}"
     );
 
-    let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    tasks.spawn(maintenance(state.clone(), shutdown.clone()));
+    tasks.spawn(maintenance(state.clone(), state.shutdown.clone()));
+    state.spawn_background_tasks(&tasks);
 
     let stop_accepting = CancellationToken::new();
     let server = tokio::spawn({
@@ -210,10 +210,12 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: draining");
     state.start_draining();
-    shutdown.cancel();
     tokio::time::sleep(Duration::from_secs(config.shutdown_delay_seconds)).await;
     stop_accepting.cancel();
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    // WebSockets are upgraded connections the HTTP server no longer tracks: close them
+    // ("going away", clients reconnect to another pod) and wait for their tasks.
+    state.close_connections(grace).await;
     match tokio::time::timeout(grace, server).await {
         Ok(Ok(Ok(()))) => tracing::info!("all requests finished"),
         Ok(Ok(Err(error))) => tracing::error!(%error, "the HTTP server failed"),

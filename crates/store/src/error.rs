@@ -10,6 +10,12 @@ pub enum Error {
     UsernameTaken,
     #[error("record not found")]
     NotFound,
+    #[error("meeting code already taken")]
+    MeetingCodeTaken,
+    #[error("the message belongs to someone else")]
+    NotSender,
+    #[error("the message was deleted")]
+    MessageDeleted,
     #[error("applying migrations failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("store query failed")]

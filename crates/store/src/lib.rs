@@ -1,5 +1,5 @@
-//! The durable record of Convene: users, sessions (refresh-token families) and blocks,
-//! and later conversations, messages and calls.
+//! The durable record of Convene: users, sessions (refresh-token families), blocks,
+//! conversations with their members, messages and event log; later calls.
 //!
 //! One trait, [`Store`], with two implementations: [`SqliteStore`] (the embedded default, a
 //! file in the data directory) and [`PostgresStore`] (production). Both pass the same
@@ -7,8 +7,11 @@
 //!
 //! Architecture invariant: this crate knows nothing about HTTP, tokens, passwords or Redis.
 //! It stores hashes it is given and makes decisions that must be atomic (refresh-token
-//! rotation, login lockout) inside one transaction; policy values come in as arguments.
+//! rotation, login lockout, gap-free event seqs, idempotent sends, one direct chat per pair)
+//! inside one transaction; policy values come in as arguments.
 
+mod chat_model;
+mod chat_rules;
 mod error;
 mod model;
 mod postgres;
@@ -18,6 +21,10 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use chat_model::{
+    AppendOutcome, Conversation, ConversationEvent, ConversationKind, ConversationSummary,
+    EventKind, Member, MemberRole, Message, NewGroup, NewMeeting, NewMessage, Reaction,
+};
 pub use error::{Error, Result};
 pub use model::{
     LockoutPolicy, LoginFailure, NewSession, NewUser, PoolStats, Principal, ProfileUpdate,

@@ -122,6 +122,22 @@ pub(crate) fn username_taken_on_unique(error: sqlx::Error) -> Error {
     }
 }
 
+/// Creating a meeting: ids are fresh UUIDs, so a unique violation is the code's; a
+/// foreign-key violation is an unknown creator.
+pub(crate) fn meeting_code_taken_on_unique(error: sqlx::Error) -> Error {
+    match &error {
+        sqlx::Error::Database(database_error) if database_error.is_unique_violation() => {
+            Error::MeetingCodeTaken
+        }
+        _ => not_found_on_foreign_key(error),
+    }
+}
+
+/// Whether `error` is a unique violation (the caller knows which key can collide).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database_error) if database_error.is_unique_violation())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,15 @@
 //! document is generated from the same list that serves requests and cannot drift.
 
 pub mod auth;
+pub mod chat_views;
+pub mod conversations;
 pub mod extract;
 pub mod me;
+pub mod messages;
 pub mod ops;
 pub mod users;
 pub mod views;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -30,7 +34,8 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "Convene API",
-        description = "REST API of Convene: accounts, sessions, profiles. Errors are \
+        description = "REST API of Convene: accounts, sessions, profiles, conversations and \
+                       messages; live events over the WebSocket at /api/v1/ws. Errors are \
                        `{\"error\": {\"code\", \"message\"}}`; see docs/api.md for every code."
     ),
     modifiers(&SessionSecurity),
@@ -38,6 +43,9 @@ use crate::state::AppState;
         (name = "auth", description = "Sign up, sign in, sessions"),
         (name = "profile", description = "The signed-in user"),
         (name = "users", description = "Finding and blocking users"),
+        (name = "conversations", description = "Direct chats, groups and meetings"),
+        (name = "messages", description = "History, sending, reactions, receipts, search"),
+        (name = "realtime", description = "The WebSocket and presence"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -84,6 +92,30 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(users::get_user))
         .routes(routes!(users::list_blocks))
         .routes(routes!(users::block_user, users::unblock_user))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::start_direct))
+        .routes(routes!(conversations::create_group))
+        .routes(routes!(conversations::create_meeting))
+        .routes(routes!(conversations::join_meeting))
+        .routes(routes!(conversations::get, conversations::rename))
+        .routes(routes!(conversations::add_member))
+        .routes(routes!(
+            conversations::update_member,
+            conversations::remove_member
+        ))
+        .routes(routes!(messages::history, messages::send))
+        .routes(routes!(messages::forward))
+        .routes(routes!(messages::edit, messages::delete))
+        .routes(routes!(messages::react))
+        .routes(routes!(messages::pin, messages::unpin))
+        .routes(routes!(messages::pins))
+        .routes(routes!(messages::events))
+        .routes(routes!(messages::mark_read))
+        .routes(routes!(messages::typing))
+        .routes(routes!(messages::search))
+        .routes(routes!(ws::connect))
+        .routes(routes!(ws::ticket))
+        .routes(routes!(ws::presence))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -65,13 +65,27 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated
                 ApiError::unauthorized("invalid_token", "The access token is not valid.")
             }
         })?;
+    authenticate_session(state, claims.sub, claims.sid, Some(claims.ver)).await
+}
+
+/// Checks that a session is live: not revoked or expired, its user's token version (when a
+/// token carried one) current, a guest not expired.
+pub async fn authenticate_session(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    session_id: uuid::Uuid,
+    token_version: Option<i64>,
+) -> Result<Authenticated, ApiError> {
+    let now = state.clock.now();
     let revoked = || ApiError::unauthorized("session_revoked", "This session has been signed out.");
     let principal = state
         .store
-        .principal(claims.sub, claims.sid)
+        .principal(user_id, session_id)
         .await?
         .ok_or_else(revoked)?;
-    if principal.session.revoked_at.is_some() || principal.user.token_version != claims.ver {
+    if principal.session.revoked_at.is_some()
+        || token_version.is_some_and(|version| principal.user.token_version != version)
+    {
         return Err(revoked());
     }
     if principal.session.expires_at <= now {

@@ -239,6 +239,32 @@ pub async fn openapi_documents_every_route(app: &TestApp) {
         "GET /readyz",
         "GET /metrics",
         "GET /api/openapi.json",
+        "GET /api/v1/conversations",
+        "POST /api/v1/conversations/direct",
+        "POST /api/v1/conversations/groups",
+        "POST /api/v1/conversations/meetings",
+        "POST /api/v1/meetings/{code}/join",
+        "GET /api/v1/conversations/{conversation_id}",
+        "PATCH /api/v1/conversations/{conversation_id}",
+        "POST /api/v1/conversations/{conversation_id}/members",
+        "PATCH /api/v1/conversations/{conversation_id}/members/{user_id}",
+        "DELETE /api/v1/conversations/{conversation_id}/members/{user_id}",
+        "GET /api/v1/conversations/{conversation_id}/messages",
+        "POST /api/v1/conversations/{conversation_id}/messages",
+        "PATCH /api/v1/conversations/{conversation_id}/messages/{message_id}",
+        "DELETE /api/v1/conversations/{conversation_id}/messages/{message_id}",
+        "POST /api/v1/conversations/{conversation_id}/messages/{message_id}/reactions",
+        "PUT /api/v1/conversations/{conversation_id}/messages/{message_id}/pin",
+        "DELETE /api/v1/conversations/{conversation_id}/messages/{message_id}/pin",
+        "GET /api/v1/conversations/{conversation_id}/pins",
+        "GET /api/v1/conversations/{conversation_id}/events",
+        "POST /api/v1/conversations/{conversation_id}/read",
+        "POST /api/v1/conversations/{conversation_id}/typing",
+        "POST /api/v1/messages/{message_id}/forward",
+        "GET /api/v1/search/messages",
+        "GET /api/v1/ws",
+        "POST /api/v1/ws/ticket",
+        "GET /api/v1/presence",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -247,7 +273,12 @@ pub async fn openapi_documents_every_route(app: &TestApp) {
     // Every documented route answers something other than the 404/405 fallbacks.
     for route in &served {
         let (method, path) = route.split_once(' ').unwrap();
-        let path = path.replace("{user_id}", "00000000-0000-0000-0000-000000000000");
+        let nil = "00000000-0000-0000-0000-000000000000";
+        let path = path
+            .replace("{user_id}", nil)
+            .replace("{conversation_id}", nil)
+            .replace("{message_id}", nil)
+            .replace("{code}", "abc-defg-hij");
         let reply = app.call(method.parse().unwrap(), &path).send().await;
         assert!(
             !matches!(reply.error_code(), "not_found" | "method_not_allowed"),

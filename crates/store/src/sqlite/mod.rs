@@ -4,6 +4,9 @@
 //! single write lock up front, so concurrent writers queue on `busy_timeout` instead of
 //! failing with `SQLITE_BUSY` when a deferred read transaction tries to upgrade.
 
+mod chat_rows;
+mod conversations;
+mod messages;
 mod rows;
 mod sessions;
 
@@ -15,6 +18,10 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
+use crate::chat_model::{
+    AppendOutcome, Conversation, ConversationEvent, ConversationSummary, Member, MemberRole,
+    Message, NewGroup, NewMeeting, NewMessage,
+};
 use crate::model::{
     LockoutPolicy, LoginFailure, NewSession, NewUser, PoolStats, Principal, ProfileUpdate,
     RefreshRotation, RotationOutcome, Session, User,
@@ -352,5 +359,265 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(found.is_some())
+    }
+
+    async fn find_or_create_direct(
+        &self,
+        id: Uuid,
+        user_a: Uuid,
+        user_b: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(Conversation, bool)> {
+        self.direct_chat(id, user_a, user_b, now).await
+    }
+
+    async fn create_group(&self, group: NewGroup) -> Result<Conversation> {
+        self.insert_group(group).await
+    }
+
+    async fn create_meeting(&self, meeting: NewMeeting) -> Result<Conversation> {
+        self.insert_meeting(meeting).await
+    }
+
+    async fn conversation(&self, conversation_id: Uuid) -> Result<Option<Conversation>> {
+        self.conversation_by_id(conversation_id).await
+    }
+
+    async fn conversation_by_meeting_code(&self, code: &str) -> Result<Option<Conversation>> {
+        self.conversation_by_code(code).await
+    }
+
+    async fn member(&self, conversation_id: Uuid, user_id: Uuid) -> Result<Option<Member>> {
+        self.read_member(conversation_id, user_id).await
+    }
+
+    async fn members(&self, conversation_id: Uuid) -> Result<Vec<Member>> {
+        self.read_members(conversation_id).await
+    }
+
+    async fn add_member(
+        &self,
+        conversation_id: Uuid,
+        user_id: Uuid,
+        role: MemberRole,
+        actor_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConversationEvent>> {
+        self.insert_member_event(conversation_id, user_id, role, actor_id, now)
+            .await
+    }
+
+    async fn remove_member(
+        &self,
+        conversation_id: Uuid,
+        user_id: Uuid,
+        actor_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConversationEvent>> {
+        self.delete_member(conversation_id, user_id, actor_id, now)
+            .await
+    }
+
+    async fn set_member_role(
+        &self,
+        conversation_id: Uuid,
+        user_id: Uuid,
+        role: MemberRole,
+        actor_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConversationEvent>> {
+        self.update_member_role(conversation_id, user_id, role, actor_id, now)
+            .await
+    }
+
+    async fn rename_conversation(
+        &self,
+        conversation_id: Uuid,
+        title: Option<String>,
+        avatar_url: Option<String>,
+        actor_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ConversationEvent> {
+        self.rename(conversation_id, title, avatar_url, actor_id, now)
+            .await
+    }
+
+    async fn conversations_for_user(
+        &self,
+        user_id: Uuid,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<ConversationSummary>> {
+        self.summaries(user_id, before, limit).await
+    }
+
+    async fn conversation_ids_for_user(&self, user_id: Uuid) -> Result<Vec<Uuid>> {
+        self.member_conversation_ids(user_id).await
+    }
+
+    async fn contact_ids(&self, user_id: Uuid) -> Result<Vec<Uuid>> {
+        self.co_member_ids(user_id).await
+    }
+
+    async fn append_message(&self, message: NewMessage) -> Result<AppendOutcome> {
+        self.append(message).await
+    }
+
+    async fn edit_message(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        editor_id: Uuid,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Result<ConversationEvent> {
+        self.edit(conversation_id, message_id, editor_id, body, now)
+            .await
+    }
+
+    async fn delete_message(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        actor_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ConversationEvent> {
+        self.delete_for_everyone(conversation_id, message_id, actor_id, now)
+            .await
+    }
+
+    async fn hide_message(
+        &self,
+        message_id: Uuid,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.hide(message_id, user_id, now).await
+    }
+
+    async fn toggle_reaction(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        user_id: Uuid,
+        emoji: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ConversationEvent> {
+        self.toggle(conversation_id, message_id, user_id, emoji, now)
+            .await
+    }
+
+    async fn set_message_pinned(
+        &self,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        pinned: bool,
+        actor_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConversationEvent>> {
+        self.pin(conversation_id, message_id, pinned, actor_id, now)
+            .await
+    }
+
+    async fn message(&self, message_id: Uuid) -> Result<Option<Message>> {
+        self.message_by_id(message_id).await
+    }
+
+    async fn messages_before(
+        &self,
+        conversation_id: Uuid,
+        viewer_id: Uuid,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.history(conversation_id, viewer_id, before_seq, limit)
+            .await
+    }
+
+    async fn pinned_messages(&self, conversation_id: Uuid) -> Result<Vec<Message>> {
+        self.pinned(conversation_id).await
+    }
+
+    async fn events_after(
+        &self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ConversationEvent>> {
+        self.events(conversation_id, after_seq, limit).await
+    }
+
+    async fn search_messages(
+        &self,
+        user_id: Uuid,
+        query: &str,
+        conversation_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.search(user_id, query, conversation_id, limit).await
+    }
+
+    async fn mark_read(&self, conversation_id: Uuid, user_id: Uuid, seq: i64) -> Result<Member> {
+        self.raise_receipts(conversation_id, user_id, seq, true)
+            .await
+    }
+
+    async fn mark_delivered(
+        &self,
+        conversation_id: Uuid,
+        user_id: Uuid,
+        seq: i64,
+    ) -> Result<Member> {
+        self.raise_receipts(conversation_id, user_id, seq, false)
+            .await
+    }
+
+    async fn set_last_seen(&self, user_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        self.write_last_seen(user_id, at).await
+    }
+
+    async fn last_seen(&self, user_ids: &[Uuid]) -> Result<Vec<(Uuid, Option<DateTime<Utc>>)>> {
+        self.read_last_seen(user_ids).await
+    }
+
+    async fn create_ws_ticket(
+        &self,
+        ticket_hash: &[u8],
+        user_id: Uuid,
+        session_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ws_tickets (ticket_hash, user_id, session_id, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(ticket_hash)
+        .bind(user_id)
+        .bind(session_id)
+        .bind(micros(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(crate::rules::not_found_on_foreign_key)?;
+        Ok(())
+    }
+
+    async fn consume_ws_ticket(
+        &self,
+        ticket_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Uuid)>> {
+        // Deleting is taking: of two concurrent presentations only one gets the row.
+        let taken: Option<(Uuid, Uuid, i64)> = sqlx::query_as(
+            "DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING user_id, session_id, expires_at",
+        )
+        .bind(ticket_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM ws_tickets WHERE expires_at <= $1")
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(taken
+            .filter(|(_, _, expires_at)| *expires_at > micros(now))
+            .map(|(user_id, session_id, _)| (user_id, session_id)))
     }
 }

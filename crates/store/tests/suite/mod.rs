@@ -4,11 +4,17 @@
 //! so the suite runs on fixed timestamps and never sleeps.
 
 pub mod blocks;
+pub mod conversations;
+pub mod messages;
+pub mod search;
 pub mod sessions;
 pub mod users;
 
 use chrono::{DateTime, Duration, Utc};
-use convene_store::{NewSession, NewUser, RefreshRotation, Store, User, UserKind};
+use convene_store::{
+    ConversationEvent, EventKind, Message, NewGroup, NewMessage, NewSession, NewUser,
+    RefreshRotation, Store, User, UserKind,
+};
 use uuid::Uuid;
 
 /// Expands to one `#[tokio::test]` per behaviour, each on a fresh database from `$make`
@@ -38,6 +44,7 @@ macro_rules! store_suite {
             sessions::refresh_token_reuse_after_grace_revokes_family,
             sessions::unknown_refresh_token_is_unknown,
             sessions::revoked_session_rotation_ends,
+            sessions::ws_tickets_are_taken_once_and_expire,
             sessions::expired_session_rotation_ends,
             sessions::guest_rotation_ends_at_guest_expiry,
             sessions::concurrent_rotation_rotates_once,
@@ -46,6 +53,38 @@ macro_rules! store_suite {
             blocks::blocking_unknown_user_is_not_found,
             blocks::blocked_users_lists_most_recent_first,
             blocks::unblock_reports_whether_a_block_existed,
+            conversations::direct_chat_is_unique_per_pair,
+            conversations::direct_chat_with_unknown_user_is_not_found,
+            conversations::group_creation_adds_admin_and_members_with_events,
+            conversations::group_with_unknown_member_creates_nothing,
+            conversations::meeting_code_is_unique,
+            conversations::membership_add_remove_role_are_events_and_idempotent,
+            conversations::joining_member_has_read_the_history_before_joining,
+            conversations::rename_is_an_event_and_moves_activity,
+            conversations::conversation_list_orders_by_activity_with_unread_and_mentions,
+            conversations::conversation_list_pages_by_activity,
+            conversations::receipts_are_monotonic_and_capped,
+            conversations::contacts_are_co_members,
+            conversations::last_seen_round_trips,
+            messages::seq_is_gap_free_under_concurrent_sends,
+            messages::retried_send_returns_the_original_message,
+            messages::concurrent_retries_store_one_message,
+            messages::send_to_unknown_conversation_is_not_found,
+            messages::reply_to_must_be_in_the_conversation,
+            messages::edit_only_by_sender_and_not_after_delete,
+            messages::delete_for_everyone_erases_body,
+            messages::hide_is_per_user,
+            messages::reactions_toggle_and_group_by_emoji,
+            messages::pin_and_unpin_are_events,
+            messages::history_pages_newest_first,
+            messages::events_after_replays_everything_missed,
+            search::search_is_case_insensitive_and_needs_every_word,
+            search::search_matches_a_prefix_of_the_last_word_only,
+            search::search_finds_words_in_member_conversations_only,
+            search::search_skips_deleted_and_hidden_messages,
+            search::search_follows_edits,
+            search::search_of_only_punctuation_or_query_syntax_is_safe,
+            search::search_is_newest_first_and_limited,
         );
     };
     (@tests $make:path; $($module:ident :: $name:ident),* $(,)?) => {
@@ -130,4 +169,79 @@ pub async fn create(store: &dyn Store, new_user: NewUser) -> anyhow::Result<User
 
 pub fn usernames(users: &[User]) -> Vec<&str> {
     users.iter().map(|user| user.username.as_str()).collect()
+}
+
+/// `t0()` plus `minutes`: the suite's clock for sequences of events.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + Duration::minutes(minutes)
+}
+
+/// Members named after each username (display name capitalised by hand is not needed).
+pub async fn members(store: &dyn Store, usernames: &[&str]) -> anyhow::Result<Vec<User>> {
+    let mut users = Vec::with_capacity(usernames.len());
+    for username in usernames {
+        users.push(create(store, member(username, username)).await?);
+    }
+    Ok(users)
+}
+
+/// A group titled "Team" created by `creator_id` at `now`.
+pub fn group(creator_id: Uuid, member_ids: &[Uuid], now: DateTime<Utc>) -> NewGroup {
+    NewGroup {
+        id: Uuid::new_v4(),
+        title: "Team".to_owned(),
+        avatar_url: None,
+        creator_id,
+        member_ids: member_ids.to_vec(),
+        now,
+    }
+}
+
+/// A plain text message with a fresh client id.
+pub fn text(conversation_id: Uuid, sender_id: Uuid, body: &str, now: DateTime<Utc>) -> NewMessage {
+    NewMessage {
+        id: Uuid::new_v4(),
+        conversation_id,
+        sender_id,
+        client_id: Uuid::new_v4().to_string(),
+        body: body.to_owned(),
+        reply_to: None,
+        forwarded_from: None,
+        mentions: Vec::new(),
+        now,
+    }
+}
+
+/// Appends `text(…)` and returns the stored message.
+pub async fn send(
+    store: &dyn Store,
+    conversation_id: Uuid,
+    sender_id: Uuid,
+    body: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Message> {
+    let outcome = store
+        .append_message(text(conversation_id, sender_id, body, now))
+        .await?;
+    assert!(!outcome.duplicate);
+    Ok(created_message(&outcome.event).clone())
+}
+
+/// The message of a `MessageCreated` event.
+pub fn created_message(event: &ConversationEvent) -> &Message {
+    match &event.kind {
+        EventKind::MessageCreated { message } => message,
+        other => panic!("expected a created message, got {other:?}"),
+    }
+}
+
+pub fn seqs(events: &[ConversationEvent]) -> Vec<i64> {
+    events.iter().map(|event| event.seq).collect()
+}
+
+pub fn bodies(messages: &[Message]) -> Vec<&str> {
+    messages
+        .iter()
+        .map(|message| message.body.as_str())
+        .collect()
 }

@@ -392,3 +392,38 @@ pub async fn expired_sessions_are_deleted(store: Arc<dyn Store>) -> anyhow::Resu
     assert!(store.user_by_id(alice.id).await?.is_some());
     Ok(())
 }
+
+pub async fn ws_tickets_are_taken_once_and_expire(store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let alice = create(&*store, member("alice", "Alice")).await?;
+    let created = store.create_session(session(alice.id, b"alice-1")).await?;
+    let expires_at = t0() + Duration::seconds(30);
+    store
+        .create_ws_ticket(b"ticket-1", alice.id, created.id, expires_at)
+        .await?;
+    store
+        .create_ws_ticket(b"ticket-2", alice.id, created.id, expires_at)
+        .await?;
+    assert_eq!(
+        store.consume_ws_ticket(b"ticket-1", t0()).await?,
+        Some((alice.id, created.id))
+    );
+    assert_eq!(
+        store.consume_ws_ticket(b"ticket-1", t0()).await?,
+        None,
+        "once only"
+    );
+    assert_eq!(store.consume_ws_ticket(b"unknown", t0()).await?, None);
+    // Presented after expiry: refused (and gone).
+    assert_eq!(
+        store.consume_ws_ticket(b"ticket-2", expires_at).await?,
+        None
+    );
+    let unknown_session = store
+        .create_ws_ticket(b"ticket-3", alice.id, Uuid::new_v4(), expires_at)
+        .await;
+    assert!(
+        matches!(unknown_session, Err(convene_store::Error::NotFound)),
+        "{unknown_session:?}"
+    );
+    Ok(())
+}

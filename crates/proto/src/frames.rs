@@ -1,0 +1,194 @@
+//! WebSocket frames: JSON text frames tagged by `type`. docs/protocol.md has an example of
+//! every frame.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::views::{ConversationSummaryView, EventView, MessageView, ResumeCursor};
+
+/// What a client sends. Every frame may carry a `request_id` (≤ 64 characters), echoed in the
+/// answer or error about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Catch up: for each conversation the client knows, the newest seq it has. The server
+    /// replays every event after it (and announces conversations the client did not list),
+    /// then answers `resumed`; live events follow. Conversations too far behind get
+    /// `resync_required` instead of a replay.
+    Resume {
+        #[ts(optional)]
+        request_id: Option<String>,
+        cursors: Vec<ResumeCursor>,
+    },
+    /// Ask for the events after `after_seq` (a client that noticed a gap in seqs).
+    FetchEvents {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        after_seq: i64,
+    },
+    /// Send a text message. `client_id` (1–64 characters, unique per sender and
+    /// conversation) makes retries safe: the same id returns the same message.
+    SendMessage {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        client_id: String,
+        body: String,
+        #[ts(optional)]
+        reply_to: Option<Uuid>,
+    },
+    /// Forward an existing message (that the sender can see) into another conversation.
+    ForwardMessage {
+        #[ts(optional)]
+        request_id: Option<String>,
+        message_id: Uuid,
+        to_conversation_id: Uuid,
+        client_id: String,
+    },
+    EditMessage {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        body: String,
+    },
+    /// `for_everyone`: own messages (or any, for group admins); otherwise only hidden
+    /// for the sender of this frame.
+    DeleteMessage {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        for_everyone: bool,
+    },
+    /// Toggle the sender's reaction `emoji` (one emoji) on a message.
+    React {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        emoji: String,
+    },
+    /// Pin or unpin (group admins; anyone in direct chats and meetings).
+    PinMessage {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        pinned: bool,
+    },
+    /// "I am typing": send every few seconds while typing; it expires by itself.
+    Typing { conversation_id: Uuid },
+    /// Everything up to `seq` has been shown to the user.
+    MarkRead {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        seq: i64,
+    },
+    /// Everything up to `seq` reached this device.
+    MarkDelivered { conversation_id: Uuid, seq: i64 },
+    /// Application-level keep-alive; answered by `pong`.
+    Ping {
+        #[ts(optional)]
+        request_id: Option<String>,
+    },
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Ready {
+        connection_id: Uuid,
+        user_id: Uuid,
+        /// Send something (a `ping` will do) at least this often, or the server closes the
+        /// connection after twice as long.
+        heartbeat_interval_ms: u32,
+        server_time: DateTime<Utc>,
+    },
+    /// A new entry of a conversation's log.
+    Event {
+        event: EventView,
+    },
+    /// The answer to `send_message` / `forward_message`, after the message is stored.
+    MessageSent {
+        request_id: Option<String>,
+        client_id: String,
+        /// True when this `client_id` was already used: nothing new was stored.
+        duplicate: bool,
+        message: MessageView,
+    },
+    /// The answer to `edit_message`, `delete_message`, `react`, `pin_message`, `mark_read`.
+    Ok {
+        request_id: Option<String>,
+        /// The seq of the event the request caused, if any.
+        seq: Option<i64>,
+    },
+    /// The answer to `fetch_events`. `complete` is false when more remain after the last
+    /// one (ask again from there).
+    Events {
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        events: Vec<EventView>,
+        complete: bool,
+    },
+    /// Resume finished: from here on, live events.
+    Resumed {
+        request_id: Option<String>,
+    },
+    /// The user joined (or was added to) a conversation.
+    ConversationAdded {
+        conversation: ConversationSummaryView,
+    },
+    /// The user left (or was removed from) a conversation.
+    ConversationRemoved {
+        conversation_id: Uuid,
+    },
+    /// A member's receipt markers moved.
+    Receipt {
+        conversation_id: Uuid,
+        user_id: Uuid,
+        delivered_seq: i64,
+        read_seq: i64,
+    },
+    /// Someone is typing; show it for `expires_in_ms` unless renewed.
+    Typing {
+        conversation_id: Uuid,
+        user_id: Uuid,
+        expires_in_ms: u32,
+    },
+    /// A contact came online or went offline.
+    Presence {
+        user_id: Uuid,
+        online: bool,
+        last_seen_at: Option<DateTime<Utc>>,
+    },
+    /// The client may have missed events (server-side lag, or it is too far behind): reload
+    /// the named conversation's history from the REST API, or resume every conversation
+    /// when `conversation_id` is absent.
+    ResyncRequired {
+        conversation_id: Option<Uuid>,
+        reason: String,
+    },
+    Pong {
+        request_id: Option<String>,
+    },
+    /// A request failed; nothing was changed.
+    Error {
+        request_id: Option<String>,
+        error: ErrorView,
+    },
+}
+
+/// The same shape as the REST error body's `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ErrorView {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,69 @@
+// Generated from crates/proto by `UPDATE_PROTOCOL_TS=1 cargo test -p convene-proto`.
+// Do not edit: change the Rust types instead.
+
+export type ConversationKindView = "direct" | "group" | "meeting";
+
+export type MemberRoleView = "admin" | "member";
+
+export type ConversationView = { id: string, kind: ConversationKindView, 
+/**
+ * Group name or meeting title.
+ */
+title: string | null, avatar_url: string | null, 
+/**
+ * Meetings only, like `abc-defg-hij`.
+ */
+meeting_code: string | null, allow_guests: boolean, created_by: string, created_at: string, 
+/**
+ * The seq of the newest event.
+ */
+last_seq: number, last_activity_at: string, };
+
+export type MemberView = { user_id: string, role: MemberRoleView, joined_at: string, 
+/**
+ * Everything up to this seq reached a device of the member (two grey ticks).
+ */
+delivered_seq: number, 
+/**
+ * The member read everything up to this seq (blue ticks).
+ */
+read_seq: number, };
+
+export type ReactionView = { emoji: string, count: number, user_ids: Array<string>, };
+
+export type MessageView = { id: string, conversation_id: string, seq: number, sender_id: string, client_id: string, 
+/**
+ * Empty when deleted for everyone.
+ */
+body: string, reply_to: string | null, forwarded_from: string | null, mentions: Array<string>, created_at: string, edited_at: string | null, deleted_at: string | null, pinned_at: string | null, reactions: Array<ReactionView>, };
+
+export type EventKindView = { "kind": "message_created", message: MessageView, } | { "kind": "message_edited", message_id: string, body: string, edited_at: string, } | { "kind": "message_deleted", message_id: string, } | { "kind": "reaction_changed", message_id: string, user_id: string, emoji: string, added: boolean, } | { "kind": "message_pinned", message_id: string, pinned: boolean, } | { "kind": "member_joined", user_id: string, role: MemberRoleView, } | { "kind": "member_left", user_id: string, } | { "kind": "member_role_changed", user_id: string, role: MemberRoleView, } | { "kind": "conversation_renamed", title: string | null, avatar_url: string | null, };
+
+export type EventView = { conversation_id: string, seq: number, actor_id: string, at: string, change: EventKindView, };
+
+export type ConversationSummaryView = { conversation: ConversationView, role: MemberRoleView, read_seq: number, delivered_seq: number, unread_count: number, mention_count: number, last_message: MessageView | null, 
+/**
+ * Direct chats: the other member.
+ */
+peer_id: string | null, };
+
+export type ResumeCursor = { conversation_id: string, seq: number, };
+
+export type ErrorView = { code: string, message: string, };
+
+export type ClientFrame = { "type": "resume", request_id?: string, cursors: Array<ResumeCursor>, } | { "type": "fetch_events", request_id?: string, conversation_id: string, after_seq: number, } | { "type": "send_message", request_id?: string, conversation_id: string, client_id: string, body: string, reply_to?: string, } | { "type": "forward_message", request_id?: string, message_id: string, to_conversation_id: string, client_id: string, } | { "type": "edit_message", request_id?: string, conversation_id: string, message_id: string, body: string, } | { "type": "delete_message", request_id?: string, conversation_id: string, message_id: string, for_everyone: boolean, } | { "type": "react", request_id?: string, conversation_id: string, message_id: string, emoji: string, } | { "type": "pin_message", request_id?: string, conversation_id: string, message_id: string, pinned: boolean, } | { "type": "typing", conversation_id: string, } | { "type": "mark_read", request_id?: string, conversation_id: string, seq: number, } | { "type": "mark_delivered", conversation_id: string, seq: number, } | { "type": "ping", request_id?: string, };
+
+export type ServerFrame = { "type": "ready", connection_id: string, user_id: string, 
+/**
+ * Send something (a `ping` will do) at least this often, or the server closes the
+ * connection after twice as long.
+ */
+heartbeat_interval_ms: number, server_time: string, } | { "type": "event", event: EventView, } | { "type": "message_sent", request_id: string | null, client_id: string, 
+/**
+ * True when this `client_id` was already used: nothing new was stored.
+ */
+duplicate: boolean, message: MessageView, } | { "type": "ok", request_id: string | null, 
+/**
+ * The seq of the event the request caused, if any.
+ */
+seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "pong", request_id: string | null, } | { "type": "error", request_id: string | null, error: ErrorView, };
