@@ -4,11 +4,10 @@
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use convene_proto::{EventView, ServerFrame};
 use convene_store::{
-    AppendOutcome, Conversation, ConversationEvent, ConversationKind, EventKind, Member,
-    MemberRole, Message, NewGroup, NewMeeting, NewMessage, User, UserKind,
+    AppendOutcome, Conversation, ConversationEvent, ConversationKind, Member, MemberRole, Message,
+    NewGroup, NewMeeting, NewMessage, User, UserKind,
 };
 use uuid::Uuid;
 
@@ -794,18 +793,4 @@ pub async fn rename(
         )
         .await?;
     publish_event(state, &event, &[]).await
-}
-
-/// Whether the event is a message the recipient did not send (for unread logic in tests and
-/// delivery receipts).
-pub fn is_message_from_other(event: &ConversationEvent, user_id: Uuid) -> bool {
-    matches!(&event.kind, EventKind::MessageCreated { message } if message.sender_id != user_id)
-}
-
-/// Last seen times as shown to others.
-pub async fn last_seen(
-    state: &AppState,
-    user_ids: &[Uuid],
-) -> ApiResult<Vec<(Uuid, Option<DateTime<Utc>>)>> {
-    Ok(state.store.last_seen(user_ids).await?)
 }
