@@ -21,6 +21,7 @@ pub mod rate_limit;
 mod settings;
 mod state;
 mod validate;
+pub mod web;
 
 pub use api::{openapi, router};
 pub use error::{ApiError, ApiResult, ErrorBody};

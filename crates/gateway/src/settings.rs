@@ -35,6 +35,9 @@ pub struct GatewaySettings {
     pub password_hash_concurrency: usize,
     /// Take the client IP from the last `X-Forwarded-For` hop (behind an ingress).
     pub trust_forwarded_for: bool,
+    /// The built web UI (`index.html` and `assets/`); `None` serves a page that says how to
+    /// build it.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl GatewaySettings {
@@ -62,6 +65,7 @@ impl GatewaySettings {
             max_body_bytes: 64 * 1024,
             password_hash_concurrency: 2,
             trust_forwarded_for: false,
+            web_dir: None,
         }
     }
 }

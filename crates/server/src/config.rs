@@ -70,6 +70,7 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     pub log_format: LogFormat,
     pub log_filter: String,
+    pub web_dir: Option<PathBuf>,
 }
 
 type Apply = fn(&mut Config, &str) -> Result<(), String>;
@@ -325,6 +326,15 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "web_dir",
+        default: "",
+        doc: "Directory of the built web UI (`index.html`, `assets/`), served at `/`. Empty: `web/dist` of the source tree the binary was built from (what `script/run` builds).",
+        apply: |c, v| {
+            c.web_dir = optional(v).map(PathBuf::from);
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         default: "json",
         doc: "`json` (one object per line) or `text`.",
@@ -378,6 +388,7 @@ impl Config {
             shutdown_grace_seconds: 0,
             log_format: LogFormat::Json,
             log_filter: String::new(),
+            web_dir: None,
         };
         for setting in SETTINGS {
             // The defaults are constants of this file; a test parses every one.
@@ -622,6 +633,11 @@ impl Config {
                 n => n,
             },
             trust_forwarded_for: self.trust_forwarded_for,
+            web_dir: Some(
+                self.web_dir
+                    .clone()
+                    .unwrap_or_else(convene_gateway::web::default_web_dir),
+            ),
         }
     }
 }

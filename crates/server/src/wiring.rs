@@ -174,6 +174,12 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     )
     .context("building the gateway")?;
     let router = convene_gateway::router(state.clone());
+    if !convene_gateway::web::WebUi::new(state.settings.web_dir.clone()).is_built() {
+        tracing::warn!(
+            web_dir = ?state.settings.web_dir,
+            "the web UI is not built (run script/run or script/build-web); serving the API only"
+        );
+    }
 
     let listener = TcpListener::bind(config.http_addr)
         .await

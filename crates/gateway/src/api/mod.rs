@@ -132,7 +132,10 @@ pub fn router(state: AppState) -> Router {
     let (router, document) = api_router(&state).split_for_parts();
     let document_json = document.to_json().unwrap_or_else(|_| "{}".to_owned());
     router
-        .fallback(|| async { ApiError::not_found("not_found", "There is nothing at this path.") })
+        .fallback({
+            let web_ui = crate::web::WebUi::new(state.settings.web_dir.clone());
+            move |request: axum::extract::Request| async move { web_ui.serve(request).await }
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

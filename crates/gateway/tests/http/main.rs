@@ -65,6 +65,8 @@ every_backend!(
     protections::security_headers_are_on_every_response,
     protections::health_readiness_and_metrics,
     protections::openapi_documents_every_route,
+    protections::the_web_ui_is_served_with_a_spa_fallback,
+    protections::without_a_built_ui_the_root_says_how_to_build_it,
 );
 
 /// Settings used unless a module says otherwise.

@@ -19,6 +19,17 @@ pub fn settings_for(case: &str) -> GatewaySettings {
             settings.api_requests_per_minute = NonZeroU32::new(5).unwrap();
         }
         "malformed_bodies_get_specific_errors" => settings.max_body_bytes = 2048,
+        "the_web_ui_is_served_with_a_spa_fallback" => {
+            let dir = tempfile::tempdir().unwrap().keep();
+            std::fs::write(
+                dir.join("index.html"),
+                "<!doctype html><title>Convene UI</title>",
+            )
+            .unwrap();
+            std::fs::create_dir(dir.join("assets")).unwrap();
+            std::fs::write(dir.join("assets/app-1a2b3c.js"), "console.log('hi')").unwrap();
+            settings.web_dir = Some(dir);
+        }
         _ => {}
     }
     settings
@@ -296,4 +307,48 @@ pub async fn openapi_documents_every_route(app: &TestApp) {
     ] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
     }
+}
+
+pub async fn the_web_ui_is_served_with_a_spa_fallback(app: &TestApp) {
+    let index = app.get("/").send().await;
+    assert_eq!(index.status, StatusCode::OK);
+    assert!(index.text.contains("Convene UI"));
+    assert_eq!(index.headers["cache-control"], "no-cache");
+    // A client-side route reloads into the app.
+    let route = app
+        .get("/c/0196a3c2-0000-7000-8000-000000000001")
+        .send()
+        .await;
+    assert_eq!(route.status, StatusCode::OK);
+    assert!(route.text.contains("Convene UI"));
+    let asset = app.get("/assets/app-1a2b3c.js").send().await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert_eq!(
+        asset.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        asset.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert!(asset.headers.contains_key("content-security-policy"));
+    // The API keeps its JSON 404.
+    app.get("/api/v1/nothing")
+        .send()
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    let escape = app.get("/../Cargo.toml").send().await;
+    assert!(!escape.text.contains("[package]"), "no path traversal");
+}
+
+pub async fn without_a_built_ui_the_root_says_how_to_build_it(app: &TestApp) {
+    let root = app.get("/").send().await;
+    assert_eq!(root.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(root.text.contains("script/run"));
+    app.get("/api/v1/nothing")
+        .send()
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
 }

@@ -1,12 +1,20 @@
 //! Shared helpers of the `convene` binary's integration tests: free ports, the real binary
-//! as a child process, and a throwaway PostgreSQL server (see /work/shared/TESTING.md,
-//! "Postgres and Redis").
+//! as a child process, a throwaway PostgreSQL server, a fresh database on the machine's
+//! server ([`database`]), a throwaway Redis ([`redis`]) (see /work/shared/TESTING.md,
+//! "Postgres and Redis"), and a WebSocket client of the chat protocol ([`ws`]).
 //!
 //! Every process started here is a child of the test and is stopped on every path: by the
 //! test, or by `Drop` when an assertion fails. On a failing test the captured logs are
 //! printed to help debugging.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod database;
+pub mod redis;
+pub mod ws;
+
+pub use database::TestDatabase;
+pub use redis::ThrowawayRedis;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
@@ -276,6 +284,13 @@ impl ConveneProcess {
     /// `None` while it runs, its exit status once it has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child_mut().try_wait().expect("poll convene")
+    }
+
+    /// Kills the process with SIGKILL (a crash: no shutdown code runs) and reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the process was already stopped");
+        send_signal(child.id(), "KILL");
+        child.wait().expect("reap convene")
     }
 
     /// Sends SIGTERM and waits at most `timeout` for the process to exit; fails the test
