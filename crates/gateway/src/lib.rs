@@ -20,6 +20,7 @@ mod middleware;
 pub mod rate_limit;
 mod settings;
 mod state;
+pub mod turn;
 mod validate;
 pub mod web;
 

@@ -38,6 +38,8 @@ pub struct GatewaySettings {
     /// The built web UI (`index.html` and `assets/`); `None` serves a page that says how to
     /// build it.
     pub web_dir: Option<std::path::PathBuf>,
+    /// STUN/TURN servers handed to browsers for calls.
+    pub turn: crate::turn::TurnSettings,
 }
 
 impl GatewaySettings {
@@ -66,6 +68,7 @@ impl GatewaySettings {
             password_hash_concurrency: 2,
             trust_forwarded_for: false,
             web_dir: None,
+            turn: crate::turn::TurnSettings::default(),
         }
     }
 }

@@ -34,6 +34,22 @@ pub fn env_name(key: &str) -> String {
     format!("CONVENE_{}", key.to_ascii_uppercase())
 }
 
+/// A secret setting: usable as a string, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("<redacted>")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
@@ -52,7 +68,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
     /// `key_id:base64-secret` entries; never logged.
-    pub jwt_keys: Option<String>,
+    pub jwt_keys: Option<Secret>,
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
     pub refresh_reuse_grace_seconds: i64,
@@ -71,6 +87,11 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub web_dir: Option<PathBuf>,
+    pub stun_urls: Vec<String>,
+    pub turn_urls: Vec<String>,
+    /// Never logged.
+    pub turn_secret: Option<Secret>,
+    pub turn_credential_ttl_seconds: i64,
 }
 
 type Apply = fn(&mut Config, &str) -> Result<(), String>;
@@ -186,7 +207,7 @@ pub const SETTINGS: &[Setting] = &[
         default: "",
         doc: "Access-token signing keys, comma-separated `key_id:base64-secret` (secret ≥ 32 bytes); the first signs, all verify, so keys rotate by prepending. Empty (`serve` only): a key is generated once into `DATA_DIR/jwt-signing-key`. Required for `convene gateway` (all pods share it).",
         apply: |c, v| {
-            c.jwt_keys = optional(v);
+            c.jwt_keys = optional(v).map(Secret);
             Ok(())
         },
     },
@@ -335,6 +356,42 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "stun_urls",
+        default: "",
+        doc: "STUN servers for browsers, comma-separated (`stun:turn.example.com:3478`).",
+        apply: |c, v| {
+            c.stun_urls = v.split(',').filter_map(optional).collect();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "turn_urls",
+        default: "",
+        doc: "TURN servers for browsers, comma-separated (`turn:turn.example.com:3478?transport=udp,turns:turn.example.com:443?transport=tcp`). Needs `CONVENE_TURN_SECRET`.",
+        apply: |c, v| {
+            c.turn_urls = v.split(',').filter_map(optional).collect();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "turn_secret",
+        default: "",
+        doc: "The secret shared with coturn (`static-auth-secret`, at least 16 characters): browsers get short-lived TURN credentials derived from it (TURN REST scheme).",
+        apply: |c, v| {
+            c.turn_secret = optional(v).map(Secret);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "turn_credential_ttl_seconds",
+        default: "3600",
+        doc: "How long handed-out TURN credentials stay valid.",
+        apply: |c, v| {
+            c.turn_credential_ttl_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         default: "json",
         doc: "`json` (one object per line) or `text`.",
@@ -389,6 +446,10 @@ impl Config {
             log_format: LogFormat::Json,
             log_filter: String::new(),
             web_dir: None,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_credential_ttl_seconds: 0,
         };
         for setting in SETTINGS {
             // The defaults are constants of this file; a test parses every one.
@@ -488,7 +549,7 @@ impl Config {
             }
         }
         if let Some(keys) = &self.jwt_keys {
-            parse_signing_keys(keys)?;
+            parse_signing_keys(keys.expose())?;
         }
         let positive = [
             ("access_token_ttl_seconds", self.access_token_ttl_seconds),
@@ -535,6 +596,38 @@ impl Config {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
             }
+        }
+        if !self.turn_urls.is_empty() {
+            match &self.turn_secret {
+                None => {
+                    return Err(invalid(
+                        "turn_secret",
+                        "required when CONVENE_TURN_URLS is set",
+                    ));
+                }
+                Some(secret) if secret.expose().len() < 16 => {
+                    return Err(invalid("turn_secret", "must be at least 16 characters"));
+                }
+                Some(_) => {}
+            }
+        }
+        for url in self.turn_urls.iter().chain(&self.stun_urls) {
+            if !(url.starts_with("turn:")
+                || url.starts_with("turns:")
+                || url.starts_with("stun:")
+                || url.starts_with("stuns:"))
+            {
+                return Err(invalid(
+                    "turn_urls",
+                    format!("{url:?} is not a stun:, turn: or turns: URL"),
+                ));
+            }
+        }
+        if self.turn_credential_ttl_seconds <= 0 {
+            return Err(invalid(
+                "turn_credential_ttl_seconds",
+                "must be greater than 0",
+            ));
         }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
@@ -633,6 +726,15 @@ impl Config {
                 n => n,
             },
             trust_forwarded_for: self.trust_forwarded_for,
+            turn: convene_gateway::turn::TurnSettings {
+                stun_urls: self.stun_urls.clone(),
+                turn_urls: self.turn_urls.clone(),
+                secret: self
+                    .turn_secret
+                    .as_ref()
+                    .map(|secret| secret.expose().as_bytes().to_vec()),
+                credential_ttl: chrono::Duration::seconds(self.turn_credential_ttl_seconds),
+            },
             web_dir: Some(
                 self.web_dir
                     .clone()
@@ -838,6 +940,44 @@ mod tests {
             vec!["https://meet.example.com", "https://b.example"]
         );
         assert!(config.gateway_settings(vec![]).cookie_secure);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let key = STANDARD.encode([7u8; 32]);
+        let config = load(&[
+            ("CONVENE_JWT_KEYS", &format!("k1:{key}")),
+            ("CONVENE_TURN_URLS", "turn:127.0.0.1:3478"),
+            ("CONVENE_TURN_SECRET", "correct-horse-battery"),
+        ])
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains(&key) && !shown.contains("correct-horse-battery"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn turn_urls_need_a_long_enough_secret() {
+        let error = load(&[("CONVENE_TURN_URLS", "turn:127.0.0.1:3478")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("CONVENE_TURN_SECRET:"), "{error}");
+        let error = load(&[
+            ("CONVENE_TURN_URLS", "turn:x:3478"),
+            ("CONVENE_TURN_SECRET", "short"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("16"), "{error}");
+        let error = load(&[
+            ("CONVENE_TURN_URLS", "http://x"),
+            ("CONVENE_TURN_SECRET", "long-enough-secret!"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.starts_with("CONVENE_TURN_URLS:"), "{error}");
     }
 
     #[test]

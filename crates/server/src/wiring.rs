@@ -113,7 +113,7 @@ fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn Bus>> {
 /// sessions survive restarts.
 fn signing_keys(config: &Config, role: Role) -> anyhow::Result<Vec<SigningKey>> {
     if let Some(keys) = &config.jwt_keys {
-        return Ok(parse_signing_keys(keys)?);
+        return Ok(parse_signing_keys(keys.expose())?);
     }
     if role == Role::Gateway {
         bail!("CONVENE_JWT_KEYS is required for `convene gateway`");

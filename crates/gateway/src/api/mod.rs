@@ -2,6 +2,7 @@
 //! document is generated from the same list that serves requests and cannot drift.
 
 pub mod auth;
+pub mod calls;
 pub mod chat_views;
 pub mod conversations;
 pub mod extract;
@@ -46,6 +47,7 @@ use crate::state::AppState;
         (name = "conversations", description = "Direct chats, groups and meetings"),
         (name = "messages", description = "History, sending, reactions, receipts, search"),
         (name = "realtime", description = "The WebSocket and presence"),
+        (name = "calls", description = "Voice and video calls"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -116,6 +118,7 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ws::connect))
         .routes(routes!(ws::ticket))
         .routes(routes!(ws::presence))
+        .routes(routes!(calls::ice_servers))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
