@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod calls;
 pub mod chat;
 pub mod clock;
 mod error;

@@ -38,6 +38,8 @@ pub struct GatewaySettings {
     /// The built web UI (`index.html` and `assets/`); `None` serves a page that says how to
     /// build it.
     pub web_dir: Option<std::path::PathBuf>,
+    /// Call timing (ring timeout).
+    pub call_policy: convene_calls::CallPolicy,
     /// STUN/TURN servers handed to browsers for calls.
     pub turn: crate::turn::TurnSettings,
 }
@@ -69,6 +71,7 @@ impl GatewaySettings {
             trust_forwarded_for: false,
             web_dir: None,
             turn: crate::turn::TurnSettings::default(),
+            call_policy: convene_calls::CallPolicy::default(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate_limits: Arc<RateLimits>,
     pub hub: Arc<Hub>,
+    /// Presence news waiting for the bus to come back.
+    pub presence_backlog: Arc<crate::chat::presence::PresenceBacklog>,
     /// Cancelled at shutdown: WebSocket connections close with "going away".
     pub shutdown: CancellationToken,
     /// WebSocket connection tasks, awaited at shutdown (hyper does not track upgraded
@@ -63,6 +65,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             rate_limits: Arc::new(rate_limits),
             hub,
+            presence_backlog: Arc::default(),
             shutdown: CancellationToken::new(),
             connection_tasks: TaskTracker::new(),
             draining: Arc::new(AtomicBool::new(false)),
@@ -83,13 +86,17 @@ impl AppState {
     /// heartbeats and dead-pod sweeps. They stop when `shutdown` is cancelled.
     pub fn spawn_background_tasks(&self, tasks: &TaskTracker) {
         if let Some(signals) = self.bus.take_signals() {
-            tasks.spawn(
-                self.hub
-                    .clone()
-                    .run_bus_signals(signals, self.shutdown.clone()),
-            );
+            tasks.spawn(crate::chat::presence::run_bus_signals(
+                self.clone(),
+                signals,
+                self.shutdown.clone(),
+            ));
         }
         tasks.spawn(crate::chat::presence::run(
+            self.clone(),
+            self.shutdown.clone(),
+        ));
+        tasks.spawn(crate::calls::sweeper::run(
             self.clone(),
             self.shutdown.clone(),
         ));

@@ -7,7 +7,10 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::views::{ConversationSummaryView, EventView, MessageView, ResumeCursor};
+use crate::views::{
+    CallKindView, CallSignalView, CallView, ConversationSummaryView, EventView, MessageView,
+    ResumeCursor,
+};
 
 /// What a client sends. Every frame may carry a `request_id` (≤ 64 characters), echoed in the
 /// answer or error about it.
@@ -92,6 +95,37 @@ pub enum ClientFrame {
     },
     /// Everything up to `seq` reached this device.
     MarkDelivered { conversation_id: Uuid, seq: i64 },
+    /// Call the other member of a direct chat. Answered by `call_update` (ringing, or busy).
+    CallInvite {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        kind: CallKindView,
+    },
+    /// Answer a ringing call on this connection (the callee's other tabs stop ringing).
+    CallAccept {
+        #[ts(optional)]
+        request_id: Option<String>,
+        call_id: Uuid,
+    },
+    CallDecline {
+        #[ts(optional)]
+        request_id: Option<String>,
+        call_id: Uuid,
+    },
+    /// Leave the call: cancels it while ringing (caller), declines it (callee), ends it
+    /// when ongoing.
+    CallHangup {
+        #[ts(optional)]
+        request_id: Option<String>,
+        call_id: Uuid,
+    },
+    /// WebRTC negotiation for the other participant of an ongoing (or, for the caller's
+    /// offer, ringing) call.
+    CallSignal {
+        call_id: Uuid,
+        signal: CallSignalView,
+    },
     /// Application-level keep-alive; answered by `pong`.
     Ping {
         #[ts(optional)]
@@ -175,6 +209,18 @@ pub enum ServerFrame {
     ResyncRequired {
         conversation_id: Option<Uuid>,
         reason: String,
+    },
+    /// A call started, was answered, or ended. Sent to every connection of both
+    /// participants; `request_id` answers the request that caused it on that connection.
+    CallUpdate {
+        request_id: Option<String>,
+        call: CallView,
+    },
+    /// Negotiation from the other participant.
+    CallSignal {
+        call_id: Uuid,
+        from_user_id: Uuid,
+        signal: CallSignalView,
     },
     Pong {
         request_id: Option<String>,

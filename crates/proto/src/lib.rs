@@ -13,8 +13,9 @@ mod views;
 
 pub use frames::{ClientFrame, ErrorView, ServerFrame};
 pub use views::{
-    ConversationKindView, ConversationSummaryView, ConversationView, EventKindView, EventView,
-    MemberRoleView, MemberView, MessageView, ReactionView, ResumeCursor,
+    CallKindView, CallSignalView, CallStateView, CallView, ConversationKindView,
+    ConversationSummaryView, ConversationView, EventKindView, EventView, MemberRoleView,
+    MemberView, MessageView, ReactionView, ResumeCursor,
 };
 
 /// Largest text message, in characters (Unicode scalar values).

@@ -3,9 +3,9 @@
 use ts_rs::{Config, TS};
 
 use crate::{
-    ClientFrame, ConversationKindView, ConversationSummaryView, ConversationView, ErrorView,
-    EventKindView, EventView, MemberRoleView, MemberView, MessageView, ReactionView, ResumeCursor,
-    ServerFrame,
+    CallKindView, CallSignalView, CallStateView, CallView, ClientFrame, ConversationKindView,
+    ConversationSummaryView, ConversationView, ErrorView, EventKindView, EventView, MemberRoleView,
+    MemberView, MessageView, ReactionView, ResumeCursor, ServerFrame,
 };
 
 /// Where the generated module is committed, relative to this crate.
@@ -25,6 +25,10 @@ pub fn protocol_module() -> String {
         EventKindView::decl(&config),
         EventView::decl(&config),
         ConversationSummaryView::decl(&config),
+        CallKindView::decl(&config),
+        CallStateView::decl(&config),
+        CallView::decl(&config),
+        CallSignalView::decl(&config),
         ResumeCursor::decl(&config),
         ErrorView::decl(&config),
         ClientFrame::decl(&config),

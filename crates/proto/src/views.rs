@@ -124,6 +124,75 @@ pub enum EventKindView {
         title: Option<String>,
         avatar_url: Option<String>,
     },
+    /// A call in this conversation ended: its line in the chat.
+    CallLogged {
+        call_id: Uuid,
+        caller_id: Uuid,
+        call_kind: CallKindView,
+        outcome: CallStateView,
+        duration_seconds: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKindView {
+    Voice,
+    Video,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStateView {
+    Ringing,
+    Ongoing,
+    Ended,
+    Missed,
+    Declined,
+    Busy,
+    Cancelled,
+    Failed,
+}
+
+/// A one-to-one call and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct CallView {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub caller_id: Uuid,
+    pub callee_id: Uuid,
+    pub kind: CallKindView,
+    pub state: CallStateView,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The callee's connection that answered: only it takes part in the media session;
+    /// the callee's other tabs stop ringing.
+    pub answered_by_connection: Option<Uuid>,
+    /// Connected time of an answered call that ended.
+    pub duration_seconds: Option<i64>,
+}
+
+/// WebRTC negotiation, relayed between the two connections of a call as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CallSignalView {
+    /// An SDP offer or answer (`RTCSessionDescription`), for perfect negotiation.
+    Description { sdp_type: String, sdp: String },
+    /// A trickled ICE candidate (`RTCIceCandidate.toJSON()`); `candidate` empty = end.
+    Candidate {
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_m_line_index: Option<u16>,
+        username_fragment: Option<String>,
+    },
+    /// What the sender is sending now, so the other side can show "muted", "camera off",
+    /// "presenting".
+    MediaState {
+        audio: bool,
+        video: bool,
+        screen: bool,
+    },
 }
 
 /// A row of the conversation list.

@@ -37,7 +37,7 @@ export type MessageView = { id: string, conversation_id: string, seq: number, se
  */
 body: string, reply_to: string | null, forwarded_from: string | null, mentions: Array<string>, created_at: string, edited_at: string | null, deleted_at: string | null, pinned_at: string | null, reactions: Array<ReactionView>, };
 
-export type EventKindView = { "kind": "message_created", message: MessageView, } | { "kind": "message_edited", message_id: string, body: string, edited_at: string, } | { "kind": "message_deleted", message_id: string, } | { "kind": "reaction_changed", message_id: string, user_id: string, emoji: string, added: boolean, } | { "kind": "message_pinned", message_id: string, pinned: boolean, } | { "kind": "member_joined", user_id: string, role: MemberRoleView, } | { "kind": "member_left", user_id: string, } | { "kind": "member_role_changed", user_id: string, role: MemberRoleView, } | { "kind": "conversation_renamed", title: string | null, avatar_url: string | null, };
+export type EventKindView = { "kind": "message_created", message: MessageView, } | { "kind": "message_edited", message_id: string, body: string, edited_at: string, } | { "kind": "message_deleted", message_id: string, } | { "kind": "reaction_changed", message_id: string, user_id: string, emoji: string, added: boolean, } | { "kind": "message_pinned", message_id: string, pinned: boolean, } | { "kind": "member_joined", user_id: string, role: MemberRoleView, } | { "kind": "member_left", user_id: string, } | { "kind": "member_role_changed", user_id: string, role: MemberRoleView, } | { "kind": "conversation_renamed", title: string | null, avatar_url: string | null, } | { "kind": "call_logged", call_id: string, caller_id: string, call_kind: CallKindView, outcome: CallStateView, duration_seconds: number | null, };
 
 export type EventView = { conversation_id: string, seq: number, actor_id: string, at: string, change: EventKindView, };
 
@@ -47,11 +47,28 @@ export type ConversationSummaryView = { conversation: ConversationView, role: Me
  */
 peer_id: string | null, };
 
+export type CallKindView = "voice" | "video";
+
+export type CallStateView = "ringing" | "ongoing" | "ended" | "missed" | "declined" | "busy" | "cancelled" | "failed";
+
+export type CallView = { id: string, conversation_id: string, caller_id: string, callee_id: string, kind: CallKindView, state: CallStateView, started_at: string, answered_at: string | null, ended_at: string | null, 
+/**
+ * The callee's connection that answered: only it takes part in the media session;
+ * the callee's other tabs stop ringing.
+ */
+answered_by_connection: string | null, 
+/**
+ * Connected time of an answered call that ended.
+ */
+duration_seconds: number | null, };
+
+export type CallSignalView = { "kind": "description", sdp_type: string, sdp: string, } | { "kind": "candidate", candidate: string, sdp_mid: string | null, sdp_m_line_index: number | null, username_fragment: string | null, } | { "kind": "media_state", audio: boolean, video: boolean, screen: boolean, };
+
 export type ResumeCursor = { conversation_id: string, seq: number, };
 
 export type ErrorView = { code: string, message: string, };
 
-export type ClientFrame = { "type": "resume", request_id?: string, cursors: Array<ResumeCursor>, } | { "type": "fetch_events", request_id?: string, conversation_id: string, after_seq: number, } | { "type": "send_message", request_id?: string, conversation_id: string, client_id: string, body: string, reply_to?: string, } | { "type": "forward_message", request_id?: string, message_id: string, to_conversation_id: string, client_id: string, } | { "type": "edit_message", request_id?: string, conversation_id: string, message_id: string, body: string, } | { "type": "delete_message", request_id?: string, conversation_id: string, message_id: string, for_everyone: boolean, } | { "type": "react", request_id?: string, conversation_id: string, message_id: string, emoji: string, } | { "type": "pin_message", request_id?: string, conversation_id: string, message_id: string, pinned: boolean, } | { "type": "typing", conversation_id: string, } | { "type": "mark_read", request_id?: string, conversation_id: string, seq: number, } | { "type": "mark_delivered", conversation_id: string, seq: number, } | { "type": "ping", request_id?: string, };
+export type ClientFrame = { "type": "resume", request_id?: string, cursors: Array<ResumeCursor>, } | { "type": "fetch_events", request_id?: string, conversation_id: string, after_seq: number, } | { "type": "send_message", request_id?: string, conversation_id: string, client_id: string, body: string, reply_to?: string, } | { "type": "forward_message", request_id?: string, message_id: string, to_conversation_id: string, client_id: string, } | { "type": "edit_message", request_id?: string, conversation_id: string, message_id: string, body: string, } | { "type": "delete_message", request_id?: string, conversation_id: string, message_id: string, for_everyone: boolean, } | { "type": "react", request_id?: string, conversation_id: string, message_id: string, emoji: string, } | { "type": "pin_message", request_id?: string, conversation_id: string, message_id: string, pinned: boolean, } | { "type": "typing", conversation_id: string, } | { "type": "mark_read", request_id?: string, conversation_id: string, seq: number, } | { "type": "mark_delivered", conversation_id: string, seq: number, } | { "type": "call_invite", request_id?: string, conversation_id: string, kind: CallKindView, } | { "type": "call_accept", request_id?: string, call_id: string, } | { "type": "call_decline", request_id?: string, call_id: string, } | { "type": "call_hangup", request_id?: string, call_id: string, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "ping", request_id?: string, };
 
 export type ServerFrame = { "type": "ready", connection_id: string, user_id: string, 
 /**
@@ -66,4 +83,4 @@ duplicate: boolean, message: MessageView, } | { "type": "ok", request_id: string
 /**
  * The seq of the event the request caused, if any.
  */
-seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "pong", request_id: string | null, } | { "type": "error", request_id: string | null, error: ErrorView, };
+seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "call_update", request_id: string | null, call: CallView, } | { "type": "call_signal", call_id: string, from_user_id: string, signal: CallSignalView, } | { "type": "pong", request_id: string | null, } | { "type": "error", request_id: string | null, error: ErrorView, };

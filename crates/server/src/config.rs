@@ -92,6 +92,7 @@ pub struct Config {
     /// Never logged.
     pub turn_secret: Option<Secret>,
     pub turn_credential_ttl_seconds: i64,
+    pub call_ring_timeout_seconds: i64,
 }
 
 type Apply = fn(&mut Config, &str) -> Result<(), String>;
@@ -356,6 +357,15 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "call_ring_timeout_seconds",
+        default: "45",
+        doc: "A call nobody answers ends as missed after this long.",
+        apply: |c, v| {
+            c.call_ring_timeout_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "stun_urls",
         default: "",
         doc: "STUN servers for browsers, comma-separated (`stun:turn.example.com:3478`).",
@@ -450,6 +460,7 @@ impl Config {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_credential_ttl_seconds: 0,
+            call_ring_timeout_seconds: 0,
         };
         for setting in SETTINGS {
             // The defaults are constants of this file; a test parses every one.
@@ -623,6 +634,12 @@ impl Config {
                 ));
             }
         }
+        if self.call_ring_timeout_seconds <= 0 {
+            return Err(invalid(
+                "call_ring_timeout_seconds",
+                "must be greater than 0",
+            ));
+        }
         if self.turn_credential_ttl_seconds <= 0 {
             return Err(invalid(
                 "turn_credential_ttl_seconds",
@@ -726,6 +743,9 @@ impl Config {
                 n => n,
             },
             trust_forwarded_for: self.trust_forwarded_for,
+            call_policy: convene_calls::CallPolicy {
+                ring_timeout: chrono::Duration::seconds(self.call_ring_timeout_seconds),
+            },
             turn: convene_gateway::turn::TurnSettings {
                 stun_urls: self.stun_urls.clone(),
                 turn_urls: self.turn_urls.clone(),

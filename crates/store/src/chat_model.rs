@@ -2,9 +2,10 @@
 //!
 //! Every change to a conversation's visible content is an event with the next gap-free `seq`
 //! of that conversation: a new message, an edit, a deletion, a reaction, a pin, a member
-//! joining or leaving, a rename. A client that has seen everything up to `seq = N` catches up
-//! by reading the events after N ("resume"), whatever happened in the meantime. Messages are
-//! the queryable projection of those events (history pages, search, unread counts).
+//! joining or leaving, a rename, a finished call. A client that has seen everything up to
+//! `seq = N` catches up by reading the events after N ("resume"), whatever happened in the
+//! meantime. Messages are the queryable projection of those events (history pages, search,
+//! unread counts); a logged call is not a message and is never unread.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -90,6 +91,14 @@ pub struct Message {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
+    /// A call ended; its line in the chat ("Missed video call", "Voice call · 4:12").
+    CallLogged {
+        call_id: Uuid,
+        caller_id: Uuid,
+        kind: convene_calls::CallKind,
+        outcome: convene_calls::CallState,
+        duration_seconds: Option<i64>,
+    },
     MessageCreated {
         message: Message,
     },

@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::call_rules::{
+    call_kind_from_str, call_kind_to_str, call_state_from_str, call_state_to_str,
+};
 use crate::chat_model::{ConversationKind, EventKind, MemberRole, Message, Reaction};
 use crate::{Error, Result};
 
-fn decode_error(what: String) -> Error {
+pub(crate) fn decode_error(what: String) -> Error {
     Error::Query(sqlx::Error::Decode(what.into()))
 }
 
@@ -141,6 +144,12 @@ pub(crate) struct EventColumns {
     /// `MessagePinned`: whether the message was pinned.
     pub pinned: Option<bool>,
     pub role: Option<String>,
+    /// `CallLogged` (whose caller is `subject_user_id`): the call, its kind and outcome, and
+    /// how long it was connected.
+    pub call_id: Option<Uuid>,
+    pub call_kind: Option<String>,
+    pub call_outcome: Option<String>,
+    pub call_duration_seconds: Option<i64>,
 }
 
 impl EventColumns {
@@ -150,6 +159,20 @@ impl EventColumns {
             ..EventColumns::default()
         };
         match kind {
+            EventKind::CallLogged {
+                call_id,
+                caller_id,
+                kind,
+                outcome,
+                duration_seconds,
+            } => EventColumns {
+                subject_user_id: Some(*caller_id),
+                call_id: Some(*call_id),
+                call_kind: Some(call_kind_to_str(*kind).to_owned()),
+                call_outcome: Some(call_state_to_str(*outcome).to_owned()),
+                call_duration_seconds: *duration_seconds,
+                ..columns("call_logged")
+            },
             EventKind::MessageCreated { message } => EventColumns {
                 message_id: Some(message.id),
                 ..columns("message_created")
@@ -224,6 +247,21 @@ impl EventColumns {
                 .and_then(role_from_str)
         };
         Ok(match self.kind.as_str() {
+            "call_logged" => EventKind::CallLogged {
+                call_id: self.call_id.ok_or_else(|| missing("call_id"))?,
+                caller_id: subject_user_id()?,
+                kind: self
+                    .call_kind
+                    .as_deref()
+                    .ok_or_else(|| missing("call_kind"))
+                    .and_then(call_kind_from_str)?,
+                outcome: self
+                    .call_outcome
+                    .as_deref()
+                    .ok_or_else(|| missing("call_outcome"))
+                    .and_then(call_state_from_str)?,
+                duration_seconds: self.call_duration_seconds,
+            },
             "message_created" => EventKind::MessageCreated {
                 message: message.ok_or_else(|| missing("its message"))?,
             },
@@ -343,6 +381,20 @@ mod tests {
     fn event_columns_round_trip() {
         let at = DateTime::UNIX_EPOCH;
         let kinds = [
+            EventKind::CallLogged {
+                call_id: Uuid::new_v4(),
+                caller_id: Uuid::new_v4(),
+                kind: convene_calls::CallKind::Video,
+                outcome: convene_calls::CallState::Ended,
+                duration_seconds: Some(252),
+            },
+            EventKind::CallLogged {
+                call_id: Uuid::new_v4(),
+                caller_id: Uuid::new_v4(),
+                kind: convene_calls::CallKind::Voice,
+                outcome: convene_calls::CallState::Missed,
+                duration_seconds: None,
+            },
             EventKind::MessageEdited {
                 message_id: Uuid::new_v4(),
                 body: "new".to_owned(),

@@ -1,5 +1,5 @@
 //! The durable record of Convene: users, sessions (refresh-token families), blocks,
-//! conversations with their members, messages and event log; later calls.
+//! conversations with their members, messages and event log, and one-to-one calls.
 //!
 //! One trait, [`Store`], with two implementations: [`SqliteStore`] (the embedded default, a
 //! file in the data directory) and [`PostgresStore`] (production). Both pass the same
@@ -7,9 +7,11 @@
 //!
 //! Architecture invariant: this crate knows nothing about HTTP, tokens, passwords or Redis.
 //! It stores hashes it is given and makes decisions that must be atomic (refresh-token
-//! rotation, login lockout, gap-free event seqs, idempotent sends, one direct chat per pair)
-//! inside one transaction; policy values come in as arguments.
+//! rotation, login lockout, gap-free event seqs, idempotent sends, one direct chat per pair,
+//! call transitions as compare-and-set) inside one transaction; policy values come in as
+//! arguments. Call state machines are `convene_calls`'s; the store only keeps their results.
 
+mod call_rules;
 mod chat_model;
 mod chat_rules;
 mod error;

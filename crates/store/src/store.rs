@@ -11,6 +11,7 @@ use crate::model::{
     LockoutPolicy, LoginFailure, NewSession, NewUser, PoolStats, Principal, ProfileUpdate,
     RefreshRotation, RotationOutcome, Session, User,
 };
+use convene_calls::{Call, CallState};
 
 /// The durable record. Every method is one atomic unit: it commits entirely or not at all.
 /// Timestamps come in as arguments (`now`) so behaviour is testable without sleeping.
@@ -270,4 +271,37 @@ pub trait Store: Send + Sync + 'static {
         ticket_hash: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<(Uuid, Uuid)>>;
+
+    // ---- Calls ---------------------------------------------------------------------------
+    // The call state machine is `convene_calls`; the store keeps each call and makes every
+    // transition a compare-and-set, so two pods can never both answer or end a call.
+
+    /// Stores a new call. A call created already final (busy) is logged at once: the
+    /// returned event is its `CallLogged` entry in the conversation.
+    async fn create_call(&self, call: &Call) -> Result<Option<ConversationEvent>>;
+    async fn call(&self, call_id: Uuid) -> Result<Option<Call>>;
+    /// Replaces the stored call with `call` if its state is still `expected`. `Ok(None)`:
+    /// someone else changed it first (nothing written). `Ok(Some(logged))`: written; when
+    /// `call` is final, `logged` is the `CallLogged` event appended to the conversation in
+    /// the same transaction (the call's line in the chat).
+    async fn transition_call(
+        &self,
+        expected: CallState,
+        call: &Call,
+    ) -> Result<Option<Option<ConversationEvent>>>;
+    /// The user's ringing or ongoing call (as caller or callee), if any.
+    async fn active_call_of(&self, user_id: Uuid) -> Result<Option<Call>>;
+    /// The user's calls, newest first, started before `before` if given.
+    async fn calls_for_user(
+        &self,
+        user_id: Uuid,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<Call>>;
+    /// Ringing calls started before `started_before` (ring-timeout sweeps), oldest first.
+    async fn ringing_calls_started_before(
+        &self,
+        started_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Call>>;
 }

@@ -18,3 +18,37 @@ pub async fn ice_servers(
 ) -> Json<IceServers> {
     Json(state.settings.turn.ice_servers(user.id, state.clock.now()))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallHistoryQuery {
+    /// Only calls started before this time (the next older page).
+    pub before: Option<chrono::DateTime<chrono::Utc>>,
+    /// 1–100, default 50.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CallList {
+    /// Newest first; incoming when `callee_id` is me.
+    pub calls: Vec<convene_proto::CallView>,
+}
+
+/// My call history: incoming, outgoing, missed; voice and video; with durations.
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
+    params(CallHistoryQuery),
+    responses((status = 200, body = CallList)))]
+pub async fn history(
+    State(state): State<AppState>,
+    Authenticated { user, .. }: Authenticated,
+    crate::api::extract::Query(query): crate::api::extract::Query<CallHistoryQuery>,
+) -> crate::error::ApiResult<Json<CallList>> {
+    let limit = crate::api::conversations::page_limit(query.limit, 50, 100)?;
+    let calls = state
+        .store
+        .calls_for_user(user.id, query.before, limit)
+        .await?;
+    Ok(Json(CallList {
+        calls: calls.iter().map(crate::calls::call_view).collect(),
+    }))
+}

@@ -119,6 +119,7 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ws::ticket))
         .routes(routes!(ws::presence))
         .routes(routes!(calls::ice_servers))
+        .routes(routes!(calls::history))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::calls;
 use crate::chat::convert;
 use crate::chat::envelope::{Outbound, Route};
 use crate::chat::hub::{ConnectionCommand, ConnectionHandle};
@@ -82,10 +83,15 @@ pub async fn run(state: AppState, socket: WebSocket, user: User, shutdown: Cance
     {
         Ok(true) => presence::announce(&state, user.id, true, None).await,
         Ok(false) => {}
-        Err(error) => tracing::warn!(
-            error = &error as &dyn std::error::Error,
-            "presence: recording the connection failed"
-        ),
+        Err(error) => {
+            // The bus is away: contacts on this pod hear it now, the others when the bus
+            // is back (every pod re-announces its users then).
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "presence: recording the connection failed"
+            );
+            presence::announce(&state, user.id, true, None).await;
+        }
     }
     let user_id = user.id;
     let (sink, mut stream) = socket.split();
@@ -112,18 +118,32 @@ pub async fn run(state: AppState, socket: WebSocket, user: User, shutdown: Cance
     state.hub.unregister(user_id, connection_id).await;
     state.metrics.websocket_closed();
     let now = state.clock.now();
-    match state
+    let last_connection = match state
         .bus
         .connection_closed(user_id, connection_id, now)
         .await
     {
-        Ok(true) => presence::went_offline(&state, user_id, now).await,
-        Ok(false) => {}
-        Err(error) => tracing::warn!(
-            error = &error as &dyn std::error::Error,
-            "presence: forgetting the connection failed"
-        ),
-    }
+        Ok(true) => {
+            presence::went_offline(&state, user_id, now).await;
+            true
+        }
+        Ok(false) => false,
+        Err(error) => {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "presence: forgetting the connection failed"
+            );
+            // Without the bus only this pod's view is known: with no connection left here,
+            // say offline (another pod that still has one re-announces online when the bus
+            // is back).
+            let gone_here = !state.hub.has_local_connections(user_id);
+            if gone_here {
+                presence::went_offline(&state, user_id, now).await;
+            }
+            gone_here
+        }
+    };
+    calls::hang_up_calls_of_connection(&state, user_id, connection_id, last_connection).await;
     tracing::debug!(%user_id, %connection_id, "websocket closed");
 }
 
@@ -387,6 +407,51 @@ impl Connection {
                 operations::mark(&state, &user, conversation_id, seq, Receipt::Delivered).await?;
                 None
             }
+            ClientFrame::CallInvite {
+                request_id,
+                conversation_id,
+                kind,
+            } => {
+                calls::signalling::invite(
+                    &state,
+                    &user,
+                    self.connection_id,
+                    request_id,
+                    conversation_id,
+                    kind,
+                )
+                .await?;
+                None
+            }
+            ClientFrame::CallAccept {
+                request_id,
+                call_id,
+            } => {
+                calls::signalling::accept(&state, &user, self.connection_id, request_id, call_id)
+                    .await?;
+                None
+            }
+            ClientFrame::CallDecline {
+                request_id,
+                call_id,
+            } => {
+                calls::signalling::decline(&state, &user, self.connection_id, request_id, call_id)
+                    .await?;
+                None
+            }
+            ClientFrame::CallHangup {
+                request_id,
+                call_id,
+            } => {
+                calls::signalling::hang_up(&state, &user, self.connection_id, request_id, call_id)
+                    .await?;
+                None
+            }
+            ClientFrame::CallSignal { call_id, signal } => {
+                calls::signalling::relay_signal(&state, &user, self.connection_id, call_id, signal)
+                    .await?;
+                None
+            }
             ClientFrame::Ping { request_id } => Some(ServerFrame::Pong { request_id }),
         })
     }
@@ -433,7 +498,9 @@ impl Connection {
                 }
                 Ok(())
             }
-            Route::Ephemeral => self.write_json(&outbound.frame_json).await,
+            Route::Ephemeral | Route::ToConnection { .. } | Route::ExceptConnection { .. } => {
+                self.write_json(&outbound.frame_json).await
+            }
         }
     }
 
@@ -597,8 +664,14 @@ fn frame_request_id(frame: &ClientFrame) -> Option<String> {
         | ClientFrame::React { request_id, .. }
         | ClientFrame::PinMessage { request_id, .. }
         | ClientFrame::MarkRead { request_id, .. }
+        | ClientFrame::CallInvite { request_id, .. }
+        | ClientFrame::CallAccept { request_id, .. }
+        | ClientFrame::CallDecline { request_id, .. }
+        | ClientFrame::CallHangup { request_id, .. }
         | ClientFrame::Ping { request_id } => request_id.clone(),
-        ClientFrame::Typing { .. } | ClientFrame::MarkDelivered { .. } => None,
+        ClientFrame::Typing { .. }
+        | ClientFrame::MarkDelivered { .. }
+        | ClientFrame::CallSignal { .. } => None,
     }
 }
 

@@ -123,6 +123,22 @@ pub fn event(event: &ConversationEvent) -> EventView {
             user_id: *user_id,
             role: role(*member_role),
         },
+        EventKind::CallLogged {
+            call_id,
+            caller_id,
+            kind,
+            outcome,
+            duration_seconds,
+        } => EventKindView::CallLogged {
+            call_id: *call_id,
+            caller_id: *caller_id,
+            call_kind: match kind {
+                convene_calls::CallKind::Voice => convene_proto::CallKindView::Voice,
+                convene_calls::CallKind::Video => convene_proto::CallKindView::Video,
+            },
+            outcome: crate::calls::signalling::state_view(*outcome),
+            duration_seconds: *duration_seconds,
+        },
         EventKind::ConversationRenamed { title, avatar_url } => {
             EventKindView::ConversationRenamed {
                 title: title.clone(),

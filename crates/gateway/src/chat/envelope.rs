@@ -20,6 +20,10 @@ pub enum Route {
     ConversationRemoved { conversation_id: Uuid },
     /// Receipts, typing, presence: no order to keep.
     Ephemeral,
+    /// Only for this connection of the recipients (call signalling, answers).
+    ToConnection { connection_id: Uuid },
+    /// For every connection of the recipients but this one (it got its own answer).
+    ExceptConnection { connection_id: Uuid },
 }
 
 /// A frame ready for sockets: serialized once, shared by every recipient.

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use convene_bus::{Bus, BusSignal};
+use convene_bus::Bus;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::chat::envelope::Outbound;
+use crate::chat::envelope::{Outbound, Route};
 
 /// What a connection's task is told.
 #[derive(Debug, Clone)]
@@ -97,6 +97,15 @@ impl Hub {
             .collect()
     }
 
+    pub fn has_local_connections(&self, user_id: Uuid) -> bool {
+        self.lock().contains_key(&user_id)
+    }
+
+    /// The users with at least one connection on this pod.
+    pub fn local_users(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.lock().values().map(HashMap::len).sum()
     }
@@ -109,26 +118,54 @@ impl Hub {
             let Some(of_user) = connections.get(user_id) else {
                 continue;
             };
-            for handle in of_user.values() {
-                send_or_overflow(handle, ConnectionCommand::Deliver(outbound.clone()));
+            for (connection_id, handle) in of_user {
+                let wanted = match outbound.route {
+                    Route::ToConnection {
+                        connection_id: only,
+                    } => *connection_id == only,
+                    Route::ExceptConnection { connection_id: not } => *connection_id != not,
+                    _ => true,
+                };
+                if wanted {
+                    send_or_overflow(handle, ConnectionCommand::Deliver(outbound.clone()));
+                }
             }
         }
     }
 
-    /// Delivers locally and publishes to the other pods. A bus failure is logged: those
-    /// recipients catch up from the store when the bus is back or when they reconnect.
-    pub async fn fan_out(&self, user_ids: &[Uuid], outbound: Outbound) {
+    /// Delivers locally and publishes to the other pods. Returns false when the bus could
+    /// not take it: those recipients catch up from the store when the bus is back or when
+    /// they reconnect; callers with ephemeral news (presence) may keep it to send again.
+    pub async fn fan_out(&self, user_ids: &[Uuid], outbound: Outbound) -> bool {
         self.deliver_local(user_ids, &outbound);
         let Some(payload) = outbound.to_bus_payload() else {
-            return;
+            return true;
         };
-        if let Err(error) = self.bus.publish(user_ids, payload).await {
-            tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                n_users = user_ids.len(),
-                "bus publish failed"
-            );
+        match self.bus.publish(user_ids, payload).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(
+                    error = &error as &dyn std::error::Error,
+                    n_users = user_ids.len(),
+                    "bus publish failed"
+                );
+                false
+            }
         }
+    }
+
+    /// Like [`Hub::fan_out`], to every connection of `user_ids` except `connection_id`.
+    pub async fn fan_out_except(
+        &self,
+        user_ids: &[Uuid],
+        outbound: Outbound,
+        connection_id: Uuid,
+    ) -> bool {
+        let outbound = Outbound {
+            route: Route::ExceptConnection { connection_id },
+            ..outbound
+        };
+        self.fan_out(user_ids, outbound).await
     }
 
     /// Tells every local connection to catch up from the store.
@@ -136,35 +173,6 @@ impl Hub {
         let connections = self.lock();
         for handle in connections.values().flat_map(HashMap::values) {
             send_or_overflow(handle, ConnectionCommand::CatchUp);
-        }
-    }
-
-    /// Forwards what the bus brings to local connections until `shutdown`.
-    pub async fn run_bus_signals(
-        self: Arc<Self>,
-        mut signals: mpsc::Receiver<BusSignal>,
-        shutdown: CancellationToken,
-    ) {
-        loop {
-            let signal = tokio::select! {
-                () = shutdown.cancelled() => return,
-                signal = signals.recv() => signal,
-            };
-            match signal {
-                Some(BusSignal::Delivery { user_id, payload }) => {
-                    match Outbound::from_bus_payload(&payload) {
-                        Some(outbound) => self.deliver_local(&[user_id], &outbound),
-                        None => tracing::warn!("dropping a malformed bus payload"),
-                    }
-                }
-                Some(BusSignal::Resync) => {
-                    tracing::info!(
-                        "bus asked for a resync: every connection catches up from the store"
-                    );
-                    self.catch_up_everyone();
-                }
-                None => return,
-            }
         }
     }
 }
@@ -184,7 +192,6 @@ mod tests {
     use convene_proto::ServerFrame;
 
     use super::*;
-    use crate::chat::envelope::Route;
 
     fn frame() -> Outbound {
         Outbound::new(Route::Ephemeral, &ServerFrame::Pong { request_id: None })

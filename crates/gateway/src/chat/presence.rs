@@ -16,6 +16,42 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
 /// How often the pod looks for dead pods whose users must be announced offline.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3);
 
+/// Presence news the bus could not carry (Redis away), sent again when it is back, latest
+/// per user. Bounded: past the cap the oldest news is dropped (contacts then see the truth
+/// on their next presence query or reconnect).
+#[derive(Debug, Default)]
+pub struct PresenceBacklog {
+    pending: std::sync::Mutex<Vec<PresenceNews>>,
+}
+
+/// Who, online or not, and since when offline.
+type PresenceNews = (Uuid, bool, Option<DateTime<Utc>>);
+
+const MAX_BACKLOG: usize = 10_000;
+
+impl PresenceBacklog {
+    fn keep(&self, user_id: Uuid, online: bool, last_seen_at: Option<DateTime<Utc>>) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.retain(|(pending_user, _, _)| *pending_user != user_id);
+        if pending.len() == MAX_BACKLOG {
+            pending.remove(0);
+        }
+        pending.push((user_id, online, last_seen_at));
+    }
+
+    fn take(&self) -> Vec<PresenceNews> {
+        std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
 /// Tells the user's contacts (co-members) that the user came online or went offline.
 pub async fn announce(
     state: &AppState,
@@ -41,7 +77,9 @@ pub async fn announce(
             last_seen_at,
         },
     );
-    state.hub.fan_out(&contacts, outbound).await;
+    if !state.hub.fan_out(&contacts, outbound).await {
+        state.presence_backlog.keep(user_id, online, last_seen_at);
+    }
 }
 
 /// A user's last connection anywhere closed at `at`.
@@ -77,6 +115,47 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                     Err(error) => tracing::debug!(error = &error as &dyn std::error::Error, "dead-pod sweep failed"),
                 }
             }
+        }
+    }
+}
+
+/// Forwards what the bus brings to local connections until `shutdown`. After a `Resync`
+/// (lag, or Redis back after an outage) every connection catches up from the store, and
+/// this pod renews and re-announces its users' presence, which Redis may have lost.
+pub async fn run_bus_signals(
+    state: AppState,
+    mut signals: tokio::sync::mpsc::Receiver<convene_bus::BusSignal>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let signal = tokio::select! {
+            () = shutdown.cancelled() => return,
+            signal = signals.recv() => signal,
+        };
+        match signal {
+            Some(convene_bus::BusSignal::Delivery { user_id, payload }) => {
+                match crate::chat::envelope::Outbound::from_bus_payload(&payload) {
+                    Some(outbound) => state.hub.deliver_local(&[user_id], &outbound),
+                    None => tracing::warn!("dropping a malformed bus payload"),
+                }
+            }
+            Some(convene_bus::BusSignal::Resync) => {
+                tracing::info!(
+                    "bus resync: connections catch up from the store, presence is renewed"
+                );
+                state.hub.catch_up_everyone();
+                let connections = state.hub.local_connections();
+                if let Err(error) = state.bus.heartbeat(&connections, state.clock.now()).await {
+                    tracing::debug!(
+                        error = &error as &dyn std::error::Error,
+                        "presence heartbeat failed"
+                    );
+                }
+                for (user_id, online, last_seen_at) in state.presence_backlog.take() {
+                    announce(&state, user_id, online, last_seen_at).await;
+                }
+            }
+            None => return,
         }
     }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorization;
+mod calls;
 mod messaging;
 mod realtime;
 mod support;
@@ -54,6 +55,9 @@ every_backend!(
     messaging::message_rate_limit_per_user,
     messaging::conversation_list_counts_unread_and_mentions,
     authorization::non_members_are_refused_everywhere,
+    calls::answering_on_one_tab_stops_the_others_and_signals_flow,
+    calls::declined_missed_busy_and_cancelled_calls_are_logged,
+    calls::call_requests_are_checked,
 );
 
 pub fn settings_for(case: &str) -> GatewaySettings {

@@ -276,6 +276,8 @@ pub async fn openapi_documents_every_route(app: &TestApp) {
         "GET /api/v1/ws",
         "POST /api/v1/ws/ticket",
         "GET /api/v1/presence",
+        "GET /api/v1/calls/ice-servers",
+        "GET /api/v1/calls",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -13,7 +13,9 @@ pub mod database;
 pub mod redis;
 pub mod ws;
 
+#[allow(unused_imports)]
 pub use database::TestDatabase;
+#[allow(unused_imports)]
 pub use redis::ThrowawayRedis;
 
 use std::fs::File;

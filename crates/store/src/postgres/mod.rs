@@ -4,6 +4,7 @@
 //! process starts, or restarts later, makes calls fail with [`Error::Unavailable`] (after
 //! `acquire_timeout`) until it is back, and never kills the process.
 
+mod calls;
 mod chat_rows;
 mod conversations;
 mod messages;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use convene_calls::{Call, CallState};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
@@ -612,5 +614,42 @@ impl Store for PostgresStore {
         Ok(taken
             .filter(|(_, _, expires_at)| *expires_at > now)
             .map(|(user_id, session_id, _)| (user_id, session_id)))
+    }
+
+    async fn create_call(&self, call: &Call) -> Result<Option<ConversationEvent>> {
+        self.insert_call(call).await
+    }
+
+    async fn call(&self, call_id: Uuid) -> Result<Option<Call>> {
+        self.call_by_id(call_id).await
+    }
+
+    async fn transition_call(
+        &self,
+        expected: CallState,
+        call: &Call,
+    ) -> Result<Option<Option<ConversationEvent>>> {
+        self.compare_and_set_call(expected, call).await
+    }
+
+    async fn active_call_of(&self, user_id: Uuid) -> Result<Option<Call>> {
+        self.active_call(user_id).await
+    }
+
+    async fn calls_for_user(
+        &self,
+        user_id: Uuid,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<Call>> {
+        self.call_history(user_id, before, limit).await
+    }
+
+    async fn ringing_calls_started_before(
+        &self,
+        started_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Call>> {
+        self.ringing_before(started_before, limit).await
     }
 }

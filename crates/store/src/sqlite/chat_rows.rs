@@ -139,6 +139,10 @@ pub(super) struct EventRow {
     added: Option<bool>,
     pinned: Option<bool>,
     role: Option<String>,
+    call_id: Option<Uuid>,
+    call_kind: Option<String>,
+    call_outcome: Option<String>,
+    call_duration_seconds: Option<i64>,
 }
 
 impl EventRow {
@@ -154,6 +158,10 @@ impl EventRow {
             added: self.added,
             pinned: self.pinned,
             role: self.role,
+            call_id: self.call_id,
+            call_kind: self.call_kind,
+            call_outcome: self.call_outcome,
+            call_duration_seconds: self.call_duration_seconds,
         };
         (
             self.conversation_id,
@@ -298,8 +306,9 @@ pub(super) async fn insert_event(
     let columns = EventColumns::of(&event.kind);
     sqlx::query(
         "INSERT INTO conversation_events (conversation_id, seq, actor_id, at, kind, message_id, \
-         subject_user_id, body, emoji, title, avatar_url, added, pinned, role) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         subject_user_id, body, emoji, title, avatar_url, added, pinned, role, call_id, \
+         call_kind, call_outcome, call_duration_seconds) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(event.conversation_id)
     .bind(event.seq)
@@ -315,6 +324,10 @@ pub(super) async fn insert_event(
     .bind(columns.added)
     .bind(columns.pinned)
     .bind(columns.role.as_deref())
+    .bind(columns.call_id)
+    .bind(columns.call_kind.as_deref())
+    .bind(columns.call_outcome.as_deref())
+    .bind(columns.call_duration_seconds)
     .execute(connection)
     .await?;
     Ok(())

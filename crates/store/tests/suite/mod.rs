@@ -4,6 +4,7 @@
 //! so the suite runs on fixed timestamps and never sleeps.
 
 pub mod blocks;
+pub mod calls;
 pub mod conversations;
 pub mod messages;
 pub mod search;
@@ -85,6 +86,16 @@ macro_rules! store_suite {
             search::search_follows_edits,
             search::search_of_only_punctuation_or_query_syntax_is_safe,
             search::search_is_newest_first_and_limited,
+            calls::call_round_trips_through_every_field,
+            calls::call_with_unknown_conversation_or_user_is_not_found,
+            calls::busy_call_is_logged_at_creation,
+            calls::transition_is_compare_and_set,
+            calls::final_transition_logs_the_call_with_duration,
+            calls::non_final_transition_logs_nothing,
+            calls::active_call_is_ringing_or_ongoing_only,
+            calls::call_history_is_newest_first_for_both_sides,
+            calls::ringing_calls_past_a_time_are_listed_oldest_first,
+            calls::call_events_replay_with_events_after,
         );
     };
     (@tests $make:path; $($module:ident :: $name:ident),* $(,)?) => {

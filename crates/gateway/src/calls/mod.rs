@@ -1,0 +1,9 @@
+//! One-to-one calls: signalling over the existing WebSocket. The state machine is
+//! `convene_calls` (pure); this module authorises, persists each transition with a
+//! compare-and-set (any pod may handle any request), tells both participants, relays WebRTC
+//! negotiation to the right connection, and rings calls out when nobody answers.
+
+pub mod signalling;
+pub mod sweeper;
+
+pub use signalling::{call_view, hang_up_calls_of_connection};
