@@ -86,11 +86,12 @@ pub fn normalize_email(raw: &str) -> ApiResult<String> {
     Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
-/// An absolute `https://` (or `http://`) URL without spaces, ≤ 2048 characters.
+/// An absolute `https://` URL without spaces, ≤ 2048 characters. Plain http images would
+/// be mixed content on an https deployment (and the CSP allows only https images).
 pub fn normalize_avatar_url(raw: &str) -> ApiResult<String> {
     let url = raw.trim();
     let ok = url.len() <= MAX_AVATAR_URL_CHARS
-        && (url.starts_with("https://") || url.starts_with("http://"))
+        && url.starts_with("https://")
         && url.len() > "https://".len()
         && !url
             .chars()
@@ -98,7 +99,7 @@ pub fn normalize_avatar_url(raw: &str) -> ApiResult<String> {
     if !ok {
         return Err(ApiError::unprocessable(
             "invalid_avatar_url",
-            "The avatar must be an absolute http(s) URL.",
+            "The avatar must be an absolute https:// URL.",
         ));
     }
     Ok(url.to_owned())
@@ -160,6 +161,7 @@ mod tests {
     fn avatar_urls_are_absolute_http() {
         assert!(normalize_avatar_url("https://cdn.example.com/a.png").is_ok());
         assert!(normalize_avatar_url("javascript:alert(1)").is_err());
+        assert!(normalize_avatar_url("http://cdn.example.com/a.png").is_err());
         assert!(normalize_avatar_url("https://").is_err());
     }
 }

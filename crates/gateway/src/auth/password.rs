@@ -32,7 +32,7 @@ pub fn check_password_strength(password: &str, user_inputs: &[&str]) -> ApiResul
         let hint = entropy
             .feedback()
             .and_then(|feedback| feedback.warning())
-            .map(|warning| format!(" {warning}."))
+            .map(|warning| format!(" {}.", warning.to_string().trim_end_matches('.')))
             .unwrap_or_default();
         return Err(ApiError::unprocessable(
             "weak_password",
@@ -121,6 +121,8 @@ mod tests {
         }
         let error = check_password_strength("aliceliddell1", &["aliceliddell"]).unwrap_err();
         assert_eq!(error.code, "weak_password");
+        let error = check_password_strength("password1234", &[]).unwrap_err();
+        assert!(!error.message.contains(".."), "{}", error.message);
         assert!(check_password_strength(&"x".repeat(129), &[]).is_err());
     }
 
