@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 #[derive(Debug)]
@@ -17,12 +18,12 @@ pub struct ApiError {
 }
 
 /// The error body every endpoint answers with: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `invalid_credentials`; see docs/api.md.
     pub code: String,

@@ -22,6 +22,7 @@ pub mod rate_limit;
 mod settings;
 mod state;
 pub mod turn;
+pub mod typescript;
 mod validate;
 pub mod web;
 

@@ -3,6 +3,7 @@
 //! password `base64(HMAC-SHA1(secret, username))`. The secret never leaves the server.
 
 use std::fmt;
+use ts_rs::TS;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -49,16 +50,18 @@ impl Default for TurnSettings {
 }
 
 /// One entry of `RTCConfiguration.iceServers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, TS)]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub credential: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, TS)]
 pub struct IceServers {
     pub ice_servers: Vec<IceServer>,
     /// When the TURN credentials stop working; ask again before.

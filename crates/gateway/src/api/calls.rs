@@ -28,7 +28,7 @@ pub struct CallHistoryQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct CallList {
     /// Newest first; incoming when `callee_id` is me.
     pub calls: Vec<convene_proto::CallView>,

@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use convene_store::{User, UserKind};
 use serde::{Deserialize, Deserializer, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct RegisterRequest {
     /// 3–32 of a–z, 0–9, `_`, `.`; starts with a letter; case-insensitive.
     pub username: String,
@@ -18,45 +20,53 @@ pub struct RegisterRequest {
     pub email: Option<String>,
     /// API clients set this to receive the refresh token in the body instead of a cookie.
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub refresh_token_in_body: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub refresh_token_in_body: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct GuestRequest {
     pub display_name: String,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub refresh_token_in_body: bool,
 }
 
 /// Browsers send no body (the refresh cookie is used); API clients send their token.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct LogoutRequest {
     /// Sign out every session of this account ("log out everywhere"); needs a valid access
     /// token.
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub everywhere: bool,
     /// For API clients whose refresh token is not in a cookie.
     pub refresh_token: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SessionResponse {
     pub user: MeView,
     /// Also set as the `convene_access` HTTP-only cookie.
@@ -65,11 +75,12 @@ pub struct SessionResponse {
     /// Only when the request asked for it (`refresh_token_in_body` or a body token);
     /// browsers get the `convene_refresh` HTTP-only cookie instead.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub refresh_token: Option<String>,
     pub session_expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     Member,
@@ -86,7 +97,7 @@ impl From<UserKind> for AccountKind {
 }
 
 /// The signed-in user's own profile.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MeView {
     pub id: Uuid,
     pub username: String,
@@ -114,7 +125,7 @@ impl From<&User> for MeView {
 }
 
 /// What others see of a user (no email).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct UserView {
     pub id: Uuid,
     pub username: String,
@@ -136,15 +147,17 @@ impl From<&User> for UserView {
 }
 
 /// Omitted fields stay; `null` clears `email` and `avatar_url`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "present_or_null")]
     #[schema(value_type = Option<String>)]
+    #[ts(optional, type = "string | null")]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present_or_null")]
     #[schema(value_type = Option<String>)]
+    #[ts(optional, type = "string | null")]
     pub avatar_url: Option<Option<String>>,
 }
 
@@ -157,12 +170,14 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub refresh_token_in_body: bool,
 }
 
@@ -175,21 +190,22 @@ pub struct UserSearchQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct UserList {
     pub users: Vec<UserView>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct HealthStatus {
     /// `ok`, `ready`, `degraded`, `draining`.
     pub status: String,
     /// Per dependency: `ok` or what is wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub checks: Option<ReadinessChecks>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ReadinessChecks {
     pub store: String,
     pub bus: String,
