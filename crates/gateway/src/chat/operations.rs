@@ -101,9 +101,11 @@ pub async fn publish_event(
 
 /// Tells `user_id`'s connections that they now follow `conversation_id`.
 async fn announce_added(state: &AppState, conversation_id: Uuid, user_id: Uuid) -> ApiResult<()> {
+    // The conversation just gained the user (its activity moved), so it is among the most
+    // recent ones; a short page keeps this cheap for users with many conversations.
     let summaries = state
         .store
-        .conversations_for_user(user_id, None, 200)
+        .conversations_for_user(user_id, None, 20)
         .await?;
     if let Some(summary) = summaries
         .iter()
