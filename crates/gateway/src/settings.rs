@@ -38,6 +38,8 @@ pub struct GatewaySettings {
     /// The built web UI (`index.html` and `assets/`); `None` serves a page that says how to
     /// build it.
     pub web_dir: Option<std::path::PathBuf>,
+    /// How often an open WebSocket re-checks its session (closing it once signed out).
+    pub websocket_session_check_interval: std::time::Duration,
     /// Call timing (ring timeout).
     pub call_policy: convene_calls::CallPolicy,
     /// STUN/TURN servers handed to browsers for calls.
@@ -72,6 +74,7 @@ impl GatewaySettings {
             web_dir: None,
             turn: crate::turn::TurnSettings::default(),
             call_policy: convene_calls::CallPolicy::default(),
+            websocket_session_check_interval: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -743,6 +743,8 @@ impl Config {
                 n => n,
             },
             trust_forwarded_for: self.trust_forwarded_for,
+            // An open socket notices a logout or password change within this long.
+            websocket_session_check_interval: std::time::Duration::from_secs(15),
             call_policy: convene_calls::CallPolicy {
                 ring_timeout: chrono::Duration::seconds(self.call_ring_timeout_seconds),
             },

@@ -104,11 +104,12 @@ pub async fn connect(
     let shutdown = state.shutdown.clone();
     let tasks = state.connection_tasks.clone();
     let user = authenticated.user;
+    let session_id = authenticated.session.id;
     Ok(upgrade
         .max_message_size(convene_proto::MAX_CLIENT_FRAME_BYTES)
         .max_frame_size(convene_proto::MAX_CLIENT_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            tasks.spawn(connection::run(state, socket, user, shutdown));
+            tasks.spawn(connection::run(state, socket, user, session_id, shutdown));
         }))
 }
 

@@ -325,6 +325,15 @@ pub async fn hang_up_calls_of_connection(
     }
 }
 
+/// A user vanished with their pod (swept offline): their call cannot go on.
+pub async fn fail_active_call_of(state: &AppState, user_id: Uuid) {
+    if let Ok(Some(call)) = state.store.active_call_of(user_id).await
+        && let Err(error) = advance(state, call.id, CallInput::Fail, None).await
+    {
+        tracing::debug!(code = error.code, "ending the call of a vanished user");
+    }
+}
+
 /// Every participant's request on a call, by connection.
 pub async fn accept(
     state: &AppState,

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::auth::extract::authenticate_session;
 use crate::calls;
 use crate::chat::convert;
 use crate::chat::envelope::{Outbound, Route};
@@ -39,6 +40,8 @@ const MAX_FOLLOWED_CONVERSATIONS: u32 = 1000;
 
 /// Close codes (4000–4999 are the application's).
 pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
+/// The session was signed out or expired; sign in again.
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
 /// The client was too slow; reconnect and resume.
 pub const CLOSE_RESYNC: u16 = 4008;
 /// Going away (the server is shutting down); reconnect (to another pod).
@@ -47,6 +50,9 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 struct Connection {
     state: AppState,
     user: User,
+    /// Re-checked on every heartbeat: a socket must not outlive its session (logout,
+    /// password change, refresh-token theft, guest expiry).
+    session_id: Uuid,
     connection_id: Uuid,
     /// Conversation → newest seq sent. Filled by `resume`.
     cursors: HashMap<Uuid, i64>,
@@ -60,7 +66,13 @@ enum Flow {
     Close(u16, &'static str),
 }
 
-pub async fn run(state: AppState, socket: WebSocket, user: User, shutdown: CancellationToken) {
+pub async fn run(
+    state: AppState,
+    socket: WebSocket,
+    user: User,
+    session_id: Uuid,
+    shutdown: CancellationToken,
+) {
     let connection_id = Uuid::now_v7();
     let (sender, mut commands) = mpsc::channel(QUEUE_CAPACITY);
     let overflowed = CancellationToken::new();
@@ -98,6 +110,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: User, shutdown: Cance
     let mut connection = Connection {
         state: state.clone(),
         user,
+        session_id,
         connection_id,
         cursors: HashMap::new(),
         resumed: false,
@@ -169,6 +182,10 @@ impl Connection {
         let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
+        let mut session_check =
+            tokio::time::interval(self.state.settings.websocket_session_check_interval);
+        session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        session_check.tick().await;
         loop {
             let step = tokio::select! {
                 () = overflowed.cancelled() => {
@@ -195,10 +212,22 @@ impl Connection {
                     Some(ConnectionCommand::CatchUp) => self.catch_up().await,
                     None => return Flow::Close(CLOSE_GOING_AWAY, "server shutting down"),
                 },
+                _ = session_check.tick() => {
+                    match authenticate_session(&self.state, self.user.id, self.session_id, None).await {
+                        Ok(_) => Ok(()),
+                        Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => {
+                            let _ = self.send(&error_frame(None, error)).await;
+                            return Flow::Close(CLOSE_SESSION_ENDED, "session ended");
+                        }
+                        // The store is away: keep the socket; check again later.
+                        Err(_) => Ok(()),
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > HEARTBEAT_INTERVAL * 2 {
                         return Flow::Close(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
                     }
+
                     self.write(Message::Ping(Default::default())).await
                 }
             };
@@ -384,8 +413,9 @@ impl Connection {
                     .get(&conversation_id)
                     .is_some_and(|last| now.duration_since(*last) < TYPING_MIN_INTERVAL);
                 if !recent {
-                    self.last_typing.insert(conversation_id, now);
                     operations::typing(&state, &user, conversation_id).await?;
+                    // Only conversations the user may type in are remembered.
+                    self.last_typing.insert(conversation_id, now);
                 }
                 None
             }
@@ -535,11 +565,19 @@ impl Connection {
             if event.seq <= cursor {
                 continue;
             }
+            // The user left (or was removed) at this event: it is the last one they get.
+            let left = matches!(event.kind, convene_store::EventKind::MemberLeft { user_id } if user_id == self.user.id);
             self.cursors.insert(conversation_id, event.seq);
             self.send(&ServerFrame::Event {
                 event: convert::event(event),
             })
             .await?;
+            if left {
+                self.cursors.remove(&conversation_id);
+                return self
+                    .send(&ServerFrame::ConversationRemoved { conversation_id })
+                    .await;
+            }
         }
         if full_page {
             // Too far behind to stream: the client reloads this conversation's history.
@@ -605,7 +643,15 @@ impl Connection {
             .map(|cursor| (cursor.conversation_id, cursor.seq.max(0)))
             .collect();
         self.cursors.clear();
-        self.reconcile(known).await?;
+        self.resumed = false;
+        if let Err(error) = self.reconcile(known).await {
+            let frame = ServerFrame::ResyncRequired {
+                conversation_id: None,
+                reason: "the server could not read what you missed; resume again".into(),
+            };
+            let _ = self.send(&frame).await;
+            return Err(error);
+        }
         self.resumed = true;
         Ok(())
     }

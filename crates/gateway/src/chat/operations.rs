@@ -74,12 +74,20 @@ async fn member_ids(state: &AppState, conversation_id: Uuid) -> ApiResult<Vec<Uu
 }
 
 /// Sends a stored event to every member (and to `extra` recipients, e.g. who just left).
+/// Never fails: the event is committed, so the request that caused it succeeded; members
+/// who miss the live delivery get it from the store (gap filling, resume).
 pub async fn publish_event(
     state: &AppState,
     event: &ConversationEvent,
     extra: &[Uuid],
 ) -> ApiResult<EventView> {
-    let mut recipients = member_ids(state, event.conversation_id).await?;
+    let mut recipients = match member_ids(state, event.conversation_id).await {
+        Ok(recipients) => recipients,
+        Err(error) => {
+            tracing::warn!(code = error.code, "reading members for fan-out failed");
+            extra.to_vec()
+        }
+    };
     for user_id in extra {
         if !recipients.contains(user_id) {
             recipients.push(*user_id);
@@ -103,10 +111,17 @@ pub async fn publish_event(
 async fn announce_added(state: &AppState, conversation_id: Uuid, user_id: Uuid) -> ApiResult<()> {
     // The conversation just gained the user (its activity moved), so it is among the most
     // recent ones; a short page keeps this cheap for users with many conversations.
-    let summaries = state
-        .store
-        .conversations_for_user(user_id, None, 20)
-        .await?;
+    let summaries = match state.store.conversations_for_user(user_id, None, 20).await {
+        Ok(summaries) => summaries,
+        Err(error) => {
+            // Committed already; the user's connections learn of it on their next resume.
+            tracing::warn!(
+                code = ApiError::from(error).code,
+                "announcing a new conversation failed"
+            );
+            return Ok(());
+        }
+    };
     if let Some(summary) = summaries
         .iter()
         .find(|summary| summary.conversation.id == conversation_id)
@@ -143,6 +158,20 @@ async fn check_not_blocked(state: &AppState, user_id: Uuid, peer_id: Uuid) -> Ap
             "blocked",
             "You cannot message this user.",
         ));
+    }
+    Ok(())
+}
+
+/// In a direct chat, nothing passes between two users when one blocked the other.
+async fn check_direct_not_blocked(
+    state: &AppState,
+    conversation: &Conversation,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    if conversation.kind == ConversationKind::Direct
+        && let Some(peer_id) = direct_peer(state, conversation.id, user_id).await?
+    {
+        check_not_blocked(state, user_id, peer_id).await?;
     }
     Ok(())
 }
@@ -216,8 +245,10 @@ pub async fn send_message(
         })?;
     if !outcome.duplicate {
         state.metrics.chat_event("message_sent");
-        publish_event(state, &outcome.event, &[]).await?;
     }
+    // A retry may follow a first attempt whose fan-out never happened (the process died
+    // after the commit): publish again; connections drop seqs they already have.
+    publish_event(state, &outcome.event, &[]).await?;
     Ok(outcome)
 }
 
@@ -283,7 +314,8 @@ pub async fn edit_message(
     body: String,
 ) -> ApiResult<EventView> {
     check_body(&body)?;
-    require_member(state, conversation_id, editor.id).await?;
+    let (conversation, _) = require_member(state, conversation_id, editor.id).await?;
+    check_direct_not_blocked(state, &conversation, editor.id).await?;
     let event = state
         .store
         .edit_message(
@@ -345,7 +377,8 @@ pub async fn react(
     emoji: &str,
 ) -> ApiResult<EventView> {
     check_emoji(emoji)?;
-    require_member(state, conversation_id, user.id).await?;
+    let (conversation, _) = require_member(state, conversation_id, user.id).await?;
+    check_direct_not_blocked(state, &conversation, user.id).await?;
     let event = state
         .store
         .toggle_reaction(
@@ -372,6 +405,7 @@ pub async fn pin(
     if conversation.kind == ConversationKind::Group && member.role != MemberRole::Admin {
         return Err(admins_only());
     }
+    check_direct_not_blocked(state, &conversation, user.id).await?;
     let event = state
         .store
         .set_message_pinned(
@@ -437,7 +471,8 @@ pub async fn mark(
 
 /// Typing is never stored: it goes to the other members and expires by itself.
 pub async fn typing(state: &AppState, user: &User, conversation_id: Uuid) -> ApiResult<()> {
-    require_member(state, conversation_id, user.id).await?;
+    let (conversation, _) = require_member(state, conversation_id, user.id).await?;
+    check_direct_not_blocked(state, &conversation, user.id).await?;
     let recipients: Vec<Uuid> = member_ids(state, conversation_id)
         .await?
         .into_iter()
@@ -488,6 +523,18 @@ pub async fn history(
 }
 
 // ---- Conversations -----------------------------------------------------------------------
+
+/// Groups are for members (guests only join meetings), and nobody is put in a group with
+/// someone who blocked them, or whom they blocked.
+async fn check_can_join_group(state: &AppState, actor_id: Uuid, added: &User) -> ApiResult<()> {
+    if added.kind == UserKind::Guest {
+        return Err(ApiError::forbidden(
+            "guest_not_allowed",
+            "Guests can only join meetings.",
+        ));
+    }
+    check_not_blocked(state, actor_id, added.id).await
+}
 
 fn members_only(user: &User) -> ApiResult<()> {
     if user.kind == UserKind::Guest {
@@ -551,6 +598,12 @@ pub async fn create_group(
             "too_many_members",
             format!("A group has at most {MAX_GROUP_MEMBERS} members."),
         ));
+    }
+    for member_id in &member_ids {
+        // Unknown ids are left to the store (NotFound, nothing created).
+        if let Some(member) = state.store.user_by_id(*member_id).await? {
+            check_can_join_group(state, creator.id, &member).await?;
+        }
     }
     let conversation = state
         .store
@@ -672,12 +725,13 @@ pub async fn add_member(
             "People join meetings with the code.",
         ));
     }
-    if state.store.user_by_id(user_id).await?.is_none() {
+    let Some(added) = state.store.user_by_id(user_id).await? else {
         return Err(ApiError::not_found(
             "user_not_found",
             "There is no such user.",
         ));
-    }
+    };
+    check_can_join_group(state, actor.id, &added).await?;
     let Some(event) = state
         .store
         .add_member(

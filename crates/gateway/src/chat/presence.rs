@@ -110,6 +110,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                     Ok(gone) => {
                         for offline in gone {
                             went_offline(&state, offline.user_id, offline.at).await;
+                            crate::calls::signalling::fail_active_call_of(&state, offline.user_id).await;
                         }
                     }
                     Err(error) => tracing::debug!(error = &error as &dyn std::error::Error, "dead-pod sweep failed"),

@@ -46,6 +46,7 @@ every_backend!(
     realtime::new_conversations_are_announced_on_resume_and_live,
     realtime::typing_receipts_and_presence_reach_co_members,
     realtime::invalid_frames_get_errors_and_change_nothing,
+    realtime::signing_out_closes_open_websockets,
     messaging::edits_deletes_reactions_and_pins_are_events,
     messaging::replies_forwards_and_mentions,
     messaging::history_pages_and_search,

@@ -554,6 +554,19 @@ pub async fn meetings_are_joined_by_code(server: &TestServer) {
         )
         .await;
     assert_eq!(status, 403, "guests only meet in meetings");
+    let (status, body) = server
+        .api(
+            &alice,
+            "POST",
+            "/api/v1/conversations/groups",
+            Some(json!({"title": "With a guest", "member_ids": [guest.id]})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("guest_not_allowed")),
+        "nor are they put in groups"
+    );
 }
 
 pub async fn blocked_users_cannot_message(server: &TestServer) {
@@ -579,6 +592,40 @@ pub async fn blocked_users_cannot_message(server: &TestServer) {
             (403, Some("blocked"))
         );
     }
+    // Nor can they edit, react or type their way around it.
+    let old_message = history(server, &bob, conversation_id, "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("/api/v1/conversations/{conversation_id}/messages/{old_message}");
+    let (status, body) = server
+        .api(&bob, "PATCH", &base, Some(json!({"body": "sneaky"})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("blocked"))
+    );
+    let (status, body) = server
+        .api(
+            &bob,
+            "POST",
+            &format!("{base}/reactions"),
+            Some(json!({"emoji": "👍"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("blocked"))
+    );
+    let (status, _) = server
+        .api(
+            &bob,
+            "POST",
+            &format!("/api/v1/conversations/{conversation_id}/typing"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
     let carol = server.user("carol").await;
     let (status, _) = server
         .api(&alice, "PUT", &format!("/api/v1/blocks/{}", carol.id), None)

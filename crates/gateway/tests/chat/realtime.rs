@@ -390,3 +390,20 @@ pub async fn invalid_frames_get_errors_and_change_nothing(server: &TestServer) {
         .await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 0);
 }
+
+pub async fn signing_out_closes_open_websockets(server: &TestServer) {
+    let alice = server.user("alice").await;
+    let mut client = server.connect(&alice, &[]).await;
+    let (status, _) = server
+        .api(
+            &alice,
+            "POST",
+            "/api/v1/auth/logout",
+            Some(json!({"everywhere": true})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    // The socket re-checks its session every second in tests (15 s in production).
+    let error = client.recv_until("error").await;
+    assert_eq!(error["error"]["code"], "session_revoked");
+}
