@@ -14,6 +14,8 @@ export default defineConfig({
     alias: {
       // The generated wire types (crates/proto/typescript/protocol.ts), never hand-written.
       "@proto": fileURLToPath(new URL("../crates/proto/typescript/protocol.ts", import.meta.url)),
+      // The generated REST bodies (crates/gateway/typescript/rest.ts).
+      "@rest": fileURLToPath(new URL("../crates/gateway/typescript/rest.ts", import.meta.url)),
     },
   },
   server: { port: 5173, strictPort: true, proxy, fs: { allow: [".."] } },

@@ -3,7 +3,9 @@
 import { memo, useRef, useState } from "react";
 import { type ChatState, type ConversationState, sortedConversations } from "../lib/chatStore";
 import type { Snapshot } from "../lib/client";
+import { callLogText } from "../lib/callState";
 import { listTime } from "../lib/format";
+import { CallIcon } from "./CallIcons";
 import { enableNotifications, notificationPermission } from "../lib/notify";
 import { applyTheme, loadTheme, saveTheme, type ThemeChoice } from "../lib/theme";
 import type { MeView } from "../lib/types";
@@ -71,6 +73,16 @@ export function ConversationList({
           data-testid="theme-toggle"
         >
           <Icon name={theme === "dark" ? "moon" : theme === "light" ? "sun" : "system"} />
+        </button>
+        <button
+          type="button"
+          className="icon-btn"
+          onClick={() => onDialog({ kind: "calls" })}
+          aria-label="Calls"
+          title="Calls"
+          data-testid="calls-button"
+        >
+          <CallIcon name="phone" />
         </button>
         <button
           type="button"
@@ -199,8 +211,11 @@ const ConversationRow = memo(function ConversationRow({
   const title = conversationTitle(state, c);
   const last = c.summary.last_message;
   const peerOnline = c.summary.peer_id ? state.presence[c.summary.peer_id]?.online : false;
+  const lastCall = c.callLogs[c.callLogs.length - 1];
+  const callIsNewest = lastCall && (!last || Date.parse(lastCall.at) > Date.parse(last.created_at));
   const preview = (() => {
     if (typing) return <span className="text-emerald-600 dark:text-emerald-400">typing…</span>;
+    if (callIsNewest) return callLogText(lastCall, state.selfId);
     if (!last) {
       return conversation.kind === "meeting" ? `Meeting code ${conversation.meeting_code ?? ""}` : "No messages yet";
     }
@@ -209,7 +224,7 @@ const ConversationRow = memo(function ConversationRow({
     const body = last.deleted_at ? "This message was deleted" : last.body;
     return `${who}${body}`;
   })();
-  const time = last?.created_at ?? conversation.last_activity_at;
+  const time = callIsNewest ? lastCall.at : (last?.created_at ?? conversation.last_activity_at);
   const unread = c.summary.unread_count;
   return (
     <button

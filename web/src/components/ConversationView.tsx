@@ -9,6 +9,10 @@ import {
   visibleMessages,
 } from "../lib/chatStore";
 import type { ChatClient, Snapshot } from "../lib/client";
+import { type CallLogEntry, isBusy, mergeCallLogs } from "../lib/callState";
+import type { MessageView } from "@proto";
+import { CallLogLine } from "./CallHistory";
+import { CallIcon } from "./CallIcons";
 import { dayLabel, lastSeen, sameDay } from "../lib/format";
 import type { UserView } from "../lib/types";
 import { Composer, type ComposerMode } from "./Composer";
@@ -70,6 +74,15 @@ export function ConversationView({
   const lastSeq = messages.length ? messages[messages.length - 1]!.seq : 0;
   const firstId = messages[0]?.id;
   const loadingOlder = snap.loadingOlder.has(id);
+  // Calls appear as system lines among the messages, by time (events and call history).
+  const callHistory = client.calls.snapshot().history;
+  const callLogs = useMemo(() => {
+    const all = mergeCallLogs(id, c.callLogs, callHistory);
+    const oldest = messages[0]?.created_at;
+    // With older history still unloaded, only what falls within the loaded part.
+    return c.history.hasMore && oldest ? all.filter((entry) => Date.parse(entry.at) >= Date.parse(oldest)) : all;
+  }, [id, c.callLogs, callHistory, c.history.hasMore, messages[0]?.created_at]);
+  const rows = useMemo(() => interleave(messages, callLogs), [messages, callLogs]);
 
   const scrollToBottom = (smooth = false) => {
     const el = scroller.current;
@@ -114,6 +127,11 @@ export function ConversationView({
     }
     previousLast.current = lastSeq;
   }, [lastSeq]);
+
+  // A new call line at the bottom: follow it if we were there.
+  useLayoutEffect(() => {
+    if (atBottom.current) scrollToBottom();
+  }, [callLogs.length]);
 
   // Our own sends always scroll down.
   useLayoutEffect(() => {
@@ -274,6 +292,32 @@ export function ConversationView({
             </span>
           </span>
         </button>
+        {peerId && !blocked && (
+          <>
+            <button
+              type="button"
+              className="icon-btn disabled:cursor-not-allowed disabled:opacity-40"
+              aria-label={`Voice call ${title}`}
+              title="Voice call"
+              data-testid="call-voice-button"
+              disabled={isBusy(client.calls.state)}
+              onClick={() => client.calls.call(id, peerId, "voice")}
+            >
+              <CallIcon name="phone" />
+            </button>
+            <button
+              type="button"
+              className="icon-btn disabled:cursor-not-allowed disabled:opacity-40"
+              aria-label={`Video call ${title}`}
+              title="Video call"
+              data-testid="call-video-button"
+              disabled={isBusy(client.calls.state)}
+              onClick={() => client.calls.call(id, peerId, "video")}
+            >
+              <CallIcon name="video" />
+            </button>
+          </>
+        )}
         <button
           type="button"
           className="icon-btn"
@@ -318,27 +362,38 @@ export function ConversationView({
               <Spinner className="h-5 w-5" />
             </div>
           )}
-          {c.history.loaded && messages.length === 0 && pending.length === 0 && (
+          {c.history.loaded && messages.length === 0 && pending.length === 0 && callLogs.length === 0 && (
             <p className="mx-auto mt-8 w-fit rounded-lg bg-white/80 px-4 py-2 text-sm text-slate-600 shadow-sm dark:bg-slate-800/80 dark:text-slate-300">
               No messages yet. Say hello!
             </p>
           )}
           <div className="space-y-1">
-            {messages.map((message, index) => {
-              const previous = messages[index - 1];
-              const newDay = !previous || !sameDay(previous.created_at, message.created_at);
+            {rows.map((row, index) => {
+              const previousRow = rows[index - 1];
+              const newDay = !previousRow || !sameDay(rowTime(previousRow), rowTime(row));
+              const daySeparator = newDay && (
+                <div className="sticky top-0 z-10 flex justify-center py-1.5" data-testid="day-separator">
+                  <span className="rounded-lg bg-white px-3 py-1 text-xs font-medium text-slate-600 shadow-sm dark:bg-slate-800 dark:text-slate-300">
+                    {dayLabel(rowTime(row), new Date(now))}
+                  </span>
+                </div>
+              );
+              if (row.kind === "call") {
+                return (
+                  <Fragment key={`call-${row.entry.call_id}`}>
+                    {daySeparator}
+                    <CallLogLine entry={row.entry} selfId={selfId} />
+                  </Fragment>
+                );
+              }
+              const message = row.message;
+              const previous = previousRow?.kind === "message" ? previousRow.message : undefined;
               const mine = message.sender_id === selfId;
               const showSender = conversation.kind !== "direct" && (newDay || previous?.sender_id !== message.sender_id);
               const reply = repliedTo(message.reply_to);
               return (
                 <Fragment key={message.id}>
-                  {newDay && (
-                    <div className="sticky top-0 z-10 flex justify-center py-1.5" data-testid="day-separator">
-                      <span className="rounded-lg bg-white px-3 py-1 text-xs font-medium text-slate-600 shadow-sm dark:bg-slate-800 dark:text-slate-300">
-                        {dayLabel(message.created_at, new Date(now))}
-                      </span>
-                    </div>
-                  )}
+                  {daySeparator}
                   <div className={showSender && !newDay ? "pt-1.5" : ""}>
                     <MessageBubble
                       message={message}
@@ -431,6 +486,25 @@ export function ConversationView({
       )}
     </section>
   );
+}
+
+type Row = { kind: "message"; message: MessageView } | { kind: "call"; entry: CallLogEntry };
+
+function rowTime(row: Row): string {
+  return row.kind === "message" ? row.message.created_at : row.entry.at;
+}
+
+/** Messages and call lines in time order (both lists are oldest first). */
+function interleave(messages: MessageView[], calls: CallLogEntry[]): Row[] {
+  const rows: Row[] = [];
+  let next = 0;
+  for (const message of messages) {
+    const at = Date.parse(message.created_at);
+    while (next < calls.length && Date.parse(calls[next]!.at) < at) rows.push({ kind: "call", entry: calls[next++]! });
+    rows.push({ kind: "message", message });
+  }
+  while (next < calls.length) rows.push({ kind: "call", entry: calls[next++]! });
+  return rows;
 }
 
 function MeetingCard({ code, onCopied }: { code: string | null; onCopied: () => void }) {

@@ -5,6 +5,9 @@ import type { MessageView } from "@proto";
 import type { Api } from "../lib/api";
 import { totalUnread } from "../lib/chatStore";
 import { ChatClient } from "../lib/client";
+import { CallHistoryPanel } from "./CallHistory";
+import { CallLayer } from "./CallOverlay";
+import { CallStage } from "./CallStage";
 import { beep, showNotification } from "../lib/notify";
 import type { MeView } from "../lib/types";
 import { ConversationList } from "./ConversationList";
@@ -22,7 +25,8 @@ export type DialogState =
   | { kind: "profile" }
   | { kind: "search"; conversationId: string | null }
   | { kind: "forward"; message: MessageView }
-  | { kind: "info"; conversationId: string };
+  | { kind: "info"; conversationId: string }
+  | { kind: "calls" };
 
 /** A jump request: open this conversation and scroll to this message. */
 export interface Focus {
@@ -64,11 +68,16 @@ export function Shell({
           const body = c.summary.conversation.kind === "direct" ? message.body : `${sender}: ${message.body}`;
           showNotification(title, body.slice(0, 160), conversationId, () => navigateRef.current(conversationId));
         },
+        onOpen: (conversationId) => navigateRef.current(conversationId),
       }),
     // The client lives as long as this signed-in shell.
     [],
   );
   const snap = useSyncExternalStore(client.subscribe, client.snapshot);
+  const calls = useSyncExternalStore(client.calls.subscribe, client.calls.snapshot);
+  const callPhase = calls.call.phase;
+  const inCall = callPhase.kind === "in_call" ? callPhase : null;
+  const callConversation = inCall ? snap.chat.conversations[inCall.call.conversation_id] : undefined;
   const [activeId, setActiveId] = useState<string | null>(() => routeOf(location.pathname).conversationId);
   const [dialog, setDialog] = useState<DialogState>({ kind: "none" });
   const [pinned, setPinned] = useState(loadPinned);
@@ -109,10 +118,12 @@ export function Shell({
   }, [client, navigate]);
 
   const active = activeId ? snap.chat.conversations[activeId] : undefined;
+  // During a call its conversation is the one on screen (beside the video).
+  const shownId = callConversation?.summary.conversation.id ?? active?.summary.conversation.id;
   useEffect(() => {
-    if (active) client.openConversation(active.summary.conversation.id);
+    if (shownId) client.openConversation(shownId);
     else client.setActive(null);
-  }, [client, active?.summary.conversation.id]);
+  }, [client, shownId]);
 
   // A conversation we were removed from closes.
   useEffect(() => {
@@ -157,6 +168,23 @@ export function Shell({
           Reconnecting… Messages you send will go out when the connection is back.
         </div>
       )}
+      {inCall ? (
+        <CallStage client={client} chat={snap.chat} calls={calls}>
+          {callConversation && (
+            <ConversationView
+              key={callConversation.summary.conversation.id}
+              client={client}
+              snap={snap}
+              conversation={callConversation}
+              pinned={pinned.has(callConversation.summary.conversation.id)}
+              onTogglePinned={() => togglePinned(callConversation.summary.conversation.id)}
+              onBack={() => navigate(null)}
+              onDialog={setDialog}
+              focus={null}
+            />
+          )}
+        </CallStage>
+      ) : (
       <div className="mx-auto flex min-h-0 w-full max-w-[1600px] flex-1 overflow-hidden bg-white shadow-sm md:border-x md:border-slate-200 dark:bg-slate-900 dark:md:border-slate-800">
         <aside
           className={`${active ? "hidden md:flex" : "flex"} w-full min-w-0 flex-col border-slate-200 md:w-[340px] md:shrink-0 md:border-r lg:w-[380px] dark:border-slate-800`}
@@ -189,6 +217,8 @@ export function Shell({
           )}
         </main>
       </div>
+      )}
+      <CallLayer client={client} chat={snap.chat} calls={calls} />
       <div className="pointer-events-none fixed inset-x-0 bottom-4 z-50 flex flex-col items-center gap-2 px-4" aria-live="polite">
         {snap.toasts.map((toast) => (
           <div
@@ -247,6 +277,14 @@ export function Shell({
         message={dialog.kind === "forward" ? dialog.message : null}
         client={client}
         onClose={() => setDialog({ kind: "none" })}
+      />
+      <CallHistoryPanel
+        open={dialog.kind === "calls"}
+        client={client}
+        chat={snap.chat}
+        calls={calls}
+        onClose={() => setDialog({ kind: "none" })}
+        onOpenConversation={(id) => navigate(id)}
       />
       <ProfilePanel
         open={dialog.kind === "profile"}

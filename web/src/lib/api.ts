@@ -8,6 +8,7 @@ import type {
   MemberRoleView,
   MessageView,
 } from "@proto";
+import type { CallList, IceServers } from "@rest";
 import type {
   ConversationDetail,
   EventAck,
@@ -192,6 +193,13 @@ export class Api {
       "GET",
       `/search/messages?${query({ q, conversation_id: conversationId, limit })}`,
     ).then((r) => r.messages);
+
+  // ---- calls ----
+
+  /** My call history, newest first. */
+  calls = (before?: string, limit = 50) =>
+    this.request<CallList>("GET", `/calls?${query({ before, limit })}`).then((r) => r.calls);
+  iceServers = () => this.request<IceServers>("GET", "/calls/ice-servers");
 
   // ---- plumbing ----
 

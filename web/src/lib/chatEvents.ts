@@ -139,8 +139,25 @@ export function applyInOrder(
       c = setRole(c, change.user_id, change.role, selfId);
       break;
     case "call_logged":
-      // Shown by the call screens (their own issue); here it only counts as activity.
-      c = { ...c, summary: { ...c.summary, conversation: { ...c.summary.conversation, last_activity_at: event.at } } };
+      // A system line in the chat ("Missed video call"), and activity for the list.
+      c = {
+        ...c,
+        summary: { ...c.summary, conversation: { ...c.summary.conversation, last_activity_at: event.at } },
+        callLogs: c.callLogs.some((entry) => entry.call_id === change.call_id)
+          ? c.callLogs
+          : [
+              ...c.callLogs,
+              {
+                call_id: change.call_id,
+                caller_id: change.caller_id,
+                call_kind: change.call_kind,
+                outcome: change.outcome,
+                duration_seconds: change.duration_seconds,
+                at: event.at,
+                seq: event.seq,
+              },
+            ],
+      };
       break;
     case "conversation_renamed":
       c = {

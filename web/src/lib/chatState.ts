@@ -1,6 +1,7 @@
 // The shape of the client's chat state and the small pure helpers that every part of the
 // reducer uses (chatStore.ts has the reducer, chatEvents.ts how each event applies).
 import type { ConversationSummaryView, EventView, MemberView, MessageView } from "@proto";
+import type { CallLogEntry } from "./callState";
 import type { UserView } from "./types";
 
 export type PendingStatus = "pending" | "failed";
@@ -45,6 +46,8 @@ export interface ConversationState {
   gapFetch: number | null;
   /** A reload was asked for (`resync_required`). */
   stale: boolean;
+  /** `call_logged` events applied here, oldest first (the chat's call lines). */
+  callLogs: CallLogEntry[];
 }
 
 export interface Presence {
@@ -90,6 +93,7 @@ export function newConversationState(summary: ConversationSummaryView): Conversa
     buffered: {},
     gapFetch: null,
     stale: false,
+    callLogs: [],
   };
 }
 

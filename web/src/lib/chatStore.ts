@@ -88,6 +88,7 @@ function reduceInto(state: ChatState, action: Action, effects: Effect[]): ChatSt
             ...newConversationState(summary),
             pending: known.pending,
             hidden: known.hidden,
+            callLogs: known.callLogs,
           };
         } else conversations[summary.conversation.id] = mergeSummary(known, summary, effects);
       }
@@ -182,6 +183,7 @@ function reduceInto(state: ChatState, action: Action, effects: Effect[]): ChatSt
         ...fresh,
         pending: conversation.pending,
         hidden: conversation.hidden,
+        callLogs: conversation.callLogs,
         members: mergeMembers({}, action.members),
         membersLoaded: true,
       };

@@ -4,6 +4,7 @@
 // (useSyncExternalStore).
 import type { ClientFrame, ConversationSummaryView, ConversationView, MessageView, ServerFrame } from "@proto";
 import { type Api, ApiError } from "./api";
+import { CallClient } from "./callClient";
 import { type Action, type ChatState, type Effect, cursors, initialState, reduce } from "./chatStore";
 import { newClientId } from "./ids";
 import { ChatSocket, type SocketStatus, SocketRequestError, socketUrl } from "./socket";
@@ -33,10 +34,18 @@ export interface Snapshot {
 export interface ClientOptions {
   /** A message from someone else arrived (for notifications while the tab is hidden). */
   onIncoming?: (conversationId: string, message: MessageView) => void;
+  /** Open a conversation (from a notification). */
+  onOpen?: (conversationId: string) => void;
 }
+
+/** Errors the server sends about `call_signal` frames (which carry no request id): a
+ * late candidate after the call ended is no news for the user. */
+const QUIET_CALL_ERRORS = new Set(["call_ended", "call_not_ongoing", "call_not_found", "not_the_answering_connection", "invalid_signal"]);
 
 export class ChatClient {
   readonly me: MeView;
+  /** One-to-one calls (callClient.ts), fed by this driver's socket. */
+  readonly calls: CallClient;
   private readonly api: Api;
   private readonly socket: ChatSocket;
   private readonly options: ClientOptions;
@@ -67,10 +76,24 @@ export class ChatClient {
       loadingOlder: new Set(),
       ready: false,
     };
+    this.calls = new CallClient({
+      api,
+      selfId: me.id,
+      transport: {
+        request: (frame) => this.socket.request<Extract<ServerFrame, { type: "call_update" }>>(frame),
+        fire: (frame) => this.socket.fire(frame),
+        online: () => this.socket.status === "online",
+      },
+      toast: (text) => this.toast(text),
+      nameOf: (userId) => this.snap.chat.users[userId]?.display_name ?? "Someone",
+      ensureUsers: (ids) => this.ensureUsers(ids),
+      open: (conversationId) => this.options.onOpen?.(conversationId),
+    });
     this.socket = new ChatSocket({
       url: socketUrl(window.location),
       getCursors: () => cursors(this.snap.chat),
       onFrame: (frame) => this.onFrame(frame),
+      onReady: (frame) => this.calls.onReady(frame.connection_id),
       beforeConnect: async (afterFailure) => {
         try {
           if (afterFailure) await this.api.refresh();
@@ -138,6 +161,7 @@ export class ChatClient {
       this.toast(describe(error));
     }
     this.set({ ready: true });
+    this.calls.start();
     this.socket.start();
     this.api.blocks().then(
       (users) => {
@@ -149,6 +173,7 @@ export class ChatClient {
   }
 
   stop(): void {
+    this.calls.stop();
     this.socket.stop();
     for (const undo of this.cleanup.splice(0)) undo();
     if (this.tickTimer) clearInterval(this.tickTimer);
@@ -214,7 +239,17 @@ export class ChatClient {
       case "resync_required":
         this.dispatch({ type: "resync_required", conversation_id: frame.conversation_id });
         return;
+      case "call_update":
+        this.calls.onUpdate(frame);
+        return;
+      case "call_signal":
+        this.calls.onSignal(frame);
+        return;
       case "error":
+        if (QUIET_CALL_ERRORS.has(frame.error.code)) {
+          console.debug("call:", frame.error.code, frame.error.message);
+          return;
+        }
         this.toast(frame.error.message);
         return;
       default:

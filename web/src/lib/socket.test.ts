@@ -338,3 +338,49 @@ it("builds ws:// or wss:// from the page's protocol", () => {
   expect(socketUrl({ protocol: "http:", host: "127.0.0.1:8080" })).toBe("ws://127.0.0.1:8080/api/v1/ws");
   expect(socketUrl({ protocol: "https:", host: "convene.example" })).toBe("wss://convene.example/api/v1/ws");
 });
+
+describe("calls over the socket", () => {
+  const callView = {
+    id: "call-1",
+    conversation_id: CHAT,
+    caller_id: ME,
+    callee_id: "bob",
+    kind: "video" as const,
+    state: "ringing" as const,
+    started_at: "2026-11-22T10:30:00Z",
+    answered_at: null,
+    ended_at: null,
+    answered_by_connection: null,
+    duration_seconds: null,
+  };
+
+  it("hands every connection's ready (its connection id) to onReady", async () => {
+    const ready: string[] = [];
+    const h = harness({ onReady: (frame) => ready.push(frame.connection_id) });
+    h.socket.start();
+    await h.goOnline();
+    expect(ready).toEqual(["c"]);
+  });
+
+  it("answers a call request with its call_update; other call updates go to onFrame", async () => {
+    const h = harness();
+    h.socket.start();
+    await h.goOnline();
+    const answer = h.socket.request({ type: "call_invite", conversation_id: CHAT, kind: "video" });
+    const invite = h.current().last("call_invite");
+    h.current().receive({ type: "call_update", request_id: invite.request_id ?? null, call: callView });
+    await expect(answer).resolves.toMatchObject({ type: "call_update", call: { id: "call-1" } });
+    const news: ServerFrame = { type: "call_update", request_id: null, call: { ...callView, state: "ongoing" } };
+    h.current().receive(news);
+    expect(h.frames).toEqual([news]);
+  });
+
+  it("fires call signals without waiting for an answer", async () => {
+    const h = harness();
+    h.socket.start();
+    await h.goOnline();
+    const sent = h.socket.fire({ type: "call_signal", call_id: "call-1", signal: { kind: "media_state", audio: false, video: true, screen: false } });
+    expect(sent).toBe(true);
+    expect(h.current().last("call_signal").signal).toEqual({ kind: "media_state", audio: false, video: true, screen: false });
+  });
+});

@@ -29,12 +29,13 @@ export class SocketRequestError extends Error {
 
 type Answer = Extract<
   ServerFrame,
-  { type: "message_sent" | "ok" | "events" | "resumed" | "pong" }
+  { type: "message_sent" | "ok" | "events" | "resumed" | "pong" | "call_update" }
 >;
 export type MessageSentFrame = Extract<ServerFrame, { type: "message_sent" }>;
 type RequestFrame = Exclude<ClientFrame, { type: "typing" | "mark_delivered" }>;
 type OutboxFrame = Extract<ClientFrame, { type: "send_message" | "forward_message" }>;
-type FireFrame = Extract<ClientFrame, { type: "typing" | "mark_delivered" | "mark_read" }>;
+type FireFrame = Extract<ClientFrame, { type: "typing" | "mark_delivered" | "mark_read" | "call_signal" }>;
+export type ReadyFrame = Extract<ServerFrame, { type: "ready" }>;
 
 export interface SocketOptions {
   url: string;
@@ -42,6 +43,8 @@ export interface SocketOptions {
   getCursors: () => ResumeCursor[];
   /** Every frame that is not the answer to a request (events, receipts, typing, …). */
   onFrame: (frame: ServerFrame) => void;
+  /** Each connection's `ready` (its `connection_id` names this tab in call updates). */
+  onReady?: (frame: ReadyFrame) => void;
   /** Runs before each connection attempt; `afterFailure` when the last one never got
    * `ready` (often an expired session: refresh it). */
   beforeConnect?: (afterFailure: boolean) => Promise<void>;
@@ -76,8 +79,8 @@ const CLIENT_RESUME_FAILED_CLOSE = 4002;
 const RESUME_TIMEOUT_MS = 60_000;
 
 export class ChatSocket {
-  private readonly options: Required<Omit<SocketOptions, "beforeConnect">> &
-    Pick<SocketOptions, "beforeConnect">;
+  private readonly options: Required<Omit<SocketOptions, "beforeConnect" | "onReady">> &
+    Pick<SocketOptions, "beforeConnect" | "onReady">;
   private ws: WebSocketLike | null = null;
   private statusValue: SocketStatus = "stopped";
   private readonly listeners = new Set<(status: SocketStatus) => void>();
@@ -232,6 +235,7 @@ export class ChatSocket {
       case "ready":
         this.gotReady = true;
         this.startHeartbeat(frame.heartbeat_interval_ms);
+        this.options.onReady?.(frame);
         this.write({ type: "resume", cursors: this.options.getCursors() }, RESUME_TIMEOUT_MS).promise.then(
           () => this.onResumed(),
           (error: Error) => {
@@ -256,6 +260,11 @@ export class ChatSocket {
       case "events":
       case "resumed":
         this.settle(frame.request_id, frame);
+        return;
+      case "call_update":
+        // The answer to a call request, or news for every tab.
+        if (frame.request_id && this.inFlight.has(frame.request_id)) this.settle(frame.request_id, frame);
+        else this.options.onFrame(frame);
         return;
       case "error":
         if (frame.request_id && this.inFlight.has(frame.request_id)) {
