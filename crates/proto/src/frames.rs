@@ -119,6 +119,11 @@ pub enum ClientFrame {
         #[ts(optional)]
         request_id: Option<String>,
         call_id: Uuid,
+        /// The media never connected (or broke for good): the call ends as `failed`, not
+        /// as an ordinary call with a duration.
+        #[serde(default)]
+        #[ts(as = "Option<bool>", optional)]
+        failed: bool,
     },
     /// WebRTC negotiation for the other participant of an ongoing (or, for the caller's
     /// offer, ringing) call.

@@ -258,7 +258,7 @@ export class CallClient {
         );
         return;
       case "hangup":
-        transport.request({ type: "call_hangup", call_id: effect.callId }).then(
+        transport.request({ type: "call_hangup", call_id: effect.callId, ...(effect.failed ? { failed: true } : {}) }).then(
           (answer) => this.dispatch({ type: "update", call: answer.call }),
           () => {},
         );

@@ -189,7 +189,7 @@ describe("the caller's call", () => {
   it("no connection in time: hangs up with a clear message that the server's outcome does not replace", () => {
     const inCall = run(ringing(), { type: "update", call: answered }).state;
     const { state, effects } = run(inCall, { type: "media_failed", reason: "Couldn't connect the call." });
-    expect(effects).toEqual([{ type: "hangup", callId: CALL }, { type: "stop_media" }]);
+    expect(effects).toEqual([{ type: "hangup", callId: CALL, failed: true }, { type: "stop_media" }]);
     const after = run(state, { type: "update", call: { ...answered, state: "ended", duration_seconds: 20 } }).state;
     expect(endText(ended(after.phase))).toBe("Couldn't connect the call.");
     expect(ended(after.phase).outcome).toBe("failed");

@@ -71,7 +71,7 @@ export type CallEffect =
   | { type: "invite"; conversationId: string; callKind: CallKindView }
   | { type: "accept"; callId: string }
   | { type: "decline"; callId: string }
-  | { type: "hangup"; callId: string }
+  | { type: "hangup"; callId: string; failed?: boolean }
   /** Ask for the camera and microphone early (the preview while ringing). */
   | { type: "prepare_media"; video: boolean }
   /** Our call rings: get the connection ready (offer, candidates), held until answered. */
@@ -265,7 +265,7 @@ export function reduceCall(state: CallUiState, action: CallAction, now: number |
 
     case "media_failed": {
       if (phase.kind !== "in_call") return same;
-      effects.push({ type: "hangup", callId: phase.call.id }, { type: "stop_media" });
+      effects.push({ type: "hangup", callId: phase.call.id, failed: true }, { type: "stop_media" });
       return next({
         phase: endedFrom(phase.call, phase.role, "failed", action.reason, localDuration(phase, now)),
       });

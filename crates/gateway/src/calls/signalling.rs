@@ -325,6 +325,31 @@ pub async fn hang_up_calls_of_connection(
     }
 }
 
+/// A participant reports that the media could not be established (or broke for good).
+pub async fn fail(
+    state: &AppState,
+    user: &User,
+    connection_id: Uuid,
+    request_id: Option<String>,
+    call_id: Uuid,
+) -> ApiResult<Call> {
+    let call = state
+        .store
+        .call(call_id)
+        .await?
+        .ok_or_else(call_not_found)?;
+    if !call.is_participant(user.id) {
+        return Err(call_not_found());
+    }
+    advance(
+        state,
+        call_id,
+        CallInput::Fail,
+        Some((connection_id, request_id)),
+    )
+    .await
+}
+
 /// A user vanished with their pod (swept offline): their call cannot go on.
 pub async fn fail_active_call_of(state: &AppState, user_id: Uuid) {
     if let Ok(Some(call)) = state.store.active_call_of(user_id).await

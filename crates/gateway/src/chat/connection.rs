@@ -472,6 +472,16 @@ impl Connection {
             ClientFrame::CallHangup {
                 request_id,
                 call_id,
+                failed: true,
+            } => {
+                calls::signalling::fail(&state, &user, self.connection_id, request_id, call_id)
+                    .await?;
+                None
+            }
+            ClientFrame::CallHangup {
+                request_id,
+                call_id,
+                failed: false,
             } => {
                 calls::signalling::hang_up(&state, &user, self.connection_id, request_id, call_id)
                     .await?;

@@ -193,6 +193,18 @@ pub async fn declined_missed_busy_and_cancelled_calls_are_logged(server: &TestSe
     server.clock.advance(chrono::Duration::seconds(46));
     let missed = call_update(&mut alice_ws, "missed").await;
     assert!(missed["call"]["answered_at"].is_null());
+    // Media that never connects ends the call as failed, not as an ordinary short call.
+    tick();
+    alice_ws.send(invite("voice", alice_bob)).await;
+    let call = call_update(&mut bob_ws, "ringing").await["call"]["id"].clone();
+    bob_ws
+        .send(json!({"type": "call_accept", "request_id": "a3", "call_id": call}))
+        .await;
+    call_update(&mut alice_ws, "ongoing").await;
+    alice_ws
+        .send(json!({"type": "call_hangup", "request_id": "f", "call_id": call, "failed": true}))
+        .await;
+    assert_eq!(call_update(&mut bob_ws, "failed").await["call"]["id"], call);
     let bob_log: Vec<String> = call_log(server, &bob)
         .await
         .iter()
@@ -200,7 +212,7 @@ pub async fn declined_missed_busy_and_cancelled_calls_are_logged(server: &TestSe
         .collect();
     assert_eq!(
         bob_log,
-        ["missed", "busy", "ended", "cancelled", "declined"]
+        ["failed", "missed", "busy", "ended", "cancelled", "declined"]
     );
     let (_, events) = server
         .api(
@@ -219,7 +231,7 @@ pub async fn declined_missed_busy_and_cancelled_calls_are_logged(server: &TestSe
         .collect();
     assert_eq!(
         outcomes,
-        ["declined", "cancelled", "ended", "missed"],
+        ["declined", "cancelled", "ended", "missed", "failed"],
         "each call is a line in its chat"
     );
 }
