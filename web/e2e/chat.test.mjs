@@ -198,9 +198,7 @@ describe("chat in the browser", { timeout: 10 * TEST_TIMEOUT }, () => {
 
   e2e(
     "typing right after sending shows the indicator again",
-    {
-      todo: "client.ts sends at most one typing frame per 3 s and does not reset that after a send: the peer sees no indicator for up to 3 s",
-    },
+    {},
     async (t) => {
       const [alice, bob] = await people(t, "alice", "bob");
       const id = await startDirectChat(alice, bob);

@@ -51,12 +51,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** A timer that does not keep the test process alive (for races against a deadline). */
 const unrefDelay = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
-/** Servers still running; killed by PID if the test process exits without stopping them. */
+/** Servers still running, and data dirs not yet removed: if the test process exits without
+ * stopping a server, it is killed by PID and its data dir removed here. */
 const liveServers = new Set();
+const dataDirs = new Set();
 process.on("exit", () => {
   for (const pid of liveServers) {
     try {
       process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  for (const dir of dataDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
     } catch {}
   }
 });
@@ -86,6 +93,7 @@ export async function startServer({ name = "server", env = {} } = {}) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), "convene-e2e-data-"));
+    dataDirs.add(dataDir);
     const logFile = join(ARTIFACTS, `${name}.log`);
     const logFd = openSync(logFile, "w");
     const child = spawn(bin, ["serve"], {
@@ -142,6 +150,7 @@ export async function startServer({ name = "server", env = {} } = {}) {
           }
         }
         rmSync(dataDir, { recursive: true, force: true });
+        dataDirs.delete(dataDir);
       },
       /** The server's JSON log lines so far (parsed; non-JSON lines as { raw }). */
       logLines() {

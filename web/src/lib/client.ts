@@ -491,6 +491,8 @@ export class ChatClient {
   // ---- sending ----
 
   send(conversationId: string, body: string, replyTo: string | null): void {
+    // A sent message clears the others' typing indicator; typing again must show at once.
+    this.lastTypingSent.delete(conversationId);
     const text = body.trim();
     if (!text) return;
     if ([...text].length > MAX_MESSAGE_LENGTH) {

@@ -128,6 +128,9 @@ pub async fn run(
         }));
         let _ = tokio::time::timeout(SEND_TIMEOUT, connection.socket.send(close)).await;
     }
+    // Flushes the close handshake (including the reply to a client's Close frame, which the
+    // WebSocket layer queued) so clients see a clean close, not 1006.
+    let _ = tokio::time::timeout(SEND_TIMEOUT, connection.socket.close()).await;
     state.hub.unregister(user_id, connection_id).await;
     state.metrics.websocket_closed();
     let now = state.clock.now();
@@ -329,6 +332,8 @@ impl Connection {
                     },
                 )
                 .await?;
+                // The message ends the sender's typing; typing again is news at once.
+                self.last_typing.remove(&conversation_id);
                 Some(message_sent(request_id, client_id, &outcome)?)
             }
             ClientFrame::ForwardMessage {
