@@ -31,6 +31,11 @@ pub struct ConnectionHandle {
 
 type Connections = HashMap<Uuid, HashMap<Uuid, ConnectionHandle>>;
 
+/// How long a request waits for the bus to take its fan-out (while Redis is away it must not
+/// cost 2 s per message; a publish cut short may still go out once the client reconnects,
+/// and connections drop repeated seqs).
+const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct Hub {
     connections: Mutex<Connections>,
     bus: Arc<dyn Bus>,
@@ -141,14 +146,21 @@ impl Hub {
         let Some(payload) = outbound.to_bus_payload() else {
             return true;
         };
-        match self.bus.publish(user_ids, payload).await {
-            Ok(()) => true,
-            Err(error) => {
+        // The request that changed something waits at most this long for the bus: while
+        // Redis is away it must not take 2 s per message. A publish cut short here may still
+        // go out once the client reconnects; connections drop repeated seqs.
+        match tokio::time::timeout(PUBLISH_WAIT, self.bus.publish(user_ids, payload)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
                 tracing::debug!(
                     error = &error as &dyn std::error::Error,
                     n_users = user_ids.len(),
                     "bus publish failed"
                 );
+                false
+            }
+            Err(_) => {
+                tracing::debug!(n_users = user_ids.len(), "bus publish timed out");
                 false
             }
         }
