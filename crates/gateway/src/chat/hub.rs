@@ -85,8 +85,18 @@ impl Hub {
                 None => false,
             }
         };
-        if last && let Err(error) = self.bus.unsubscribe_user(user_id).await {
+        if !last {
+            return;
+        }
+        if let Err(error) = self.bus.unsubscribe_user(user_id).await {
             tracing::debug!(%user_id, error = &error as &dyn std::error::Error, "bus unsubscribe failed");
+        }
+        // A new connection of the user (a reloaded tab) may have registered, and subscribed,
+        // while this unsubscribe was on its way: subscribe again so it is not left deaf.
+        if self.has_local_connections(user_id)
+            && let Err(error) = self.bus.subscribe_user(user_id).await
+        {
+            tracing::warn!(%user_id, error = &error as &dyn std::error::Error, "bus resubscribe failed");
         }
     }
 
