@@ -26,7 +26,7 @@ pub mod typescript;
 mod validate;
 pub mod web;
 
-pub use api::{openapi, router};
+pub use api::router;
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use settings::GatewaySettings;
 pub use state::AppState;

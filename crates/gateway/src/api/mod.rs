@@ -126,11 +126,6 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ops::openapi_json))
 }
 
-/// The OpenAPI document of this gateway, as served at `/api/openapi.json`.
-pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
-    api_router(state).into_openapi()
-}
-
 /// The gateway's complete HTTP service.
 pub fn router(state: AppState) -> Router {
     let (router, document) = api_router(&state).split_for_parts();

@@ -121,7 +121,8 @@ impl Hub {
         self.lock().keys().copied().collect()
     }
 
-    pub fn connection_count(&self) -> usize {
+    #[cfg(test)]
+    fn connection_count(&self) -> usize {
         self.lock().values().map(HashMap::len).sum()
     }
 
