@@ -1,0 +1,61 @@
+//! Which simulcast layer each of a subscriber's video tracks gets.
+//!
+//! The subscriber's downlink estimate is a budget spent in priority order: screen shares
+//! first (text must stay readable), then the dominant speaker, then everyone else. Each
+//! track gets the highest layer that its tile can use and the remaining budget can pay
+//! for; a track nothing fits is paused rather than allowed to congest the link for all.
+
+use super::{LayerIndex, TrackId, TrackSource, ViewPreference};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub(crate) track: TrackId,
+    pub(crate) source: TrackSource,
+    pub(crate) from_dominant_speaker: bool,
+    pub(crate) preference: ViewPreference,
+    /// Measured bits per second of each layer, lowest first; 0 when not measured yet.
+    pub(crate) layer_bitrates: Vec<u64>,
+}
+
+impl Candidate {
+    fn priority(&self) -> u8 {
+        match (self.source, self.from_dominant_speaker) {
+            (TrackSource::ScreenShare, _) => 0,
+            (_, true) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Returns each candidate's layer (`None` = paused), in the order given.
+pub(crate) fn choose_layers(
+    budget_bits_per_second: Option<u64>,
+    candidates: &[Candidate],
+) -> Vec<Option<LayerIndex>> {
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|&candidate_idx| {
+        (
+            candidates[candidate_idx].priority(),
+            candidates[candidate_idx].track,
+        )
+    });
+
+    let mut remaining = budget_bits_per_second.unwrap_or(u64::MAX);
+    let mut chosen = vec![None; candidates.len()];
+    for candidate_idx in order {
+        let candidate = &candidates[candidate_idx];
+        if !candidate.preference.visible || candidate.layer_bitrates.is_empty() {
+            continue;
+        }
+        let highest_useful =
+            usize::from(candidate.preference.max_layer).min(candidate.layer_bitrates.len() - 1);
+        let affordable = (0..=highest_useful)
+            .rev()
+            .find(|&layer_idx| candidate.layer_bitrates[layer_idx] <= remaining);
+        if let Some(layer_idx) = affordable {
+            remaining -= candidate.layer_bitrates[layer_idx];
+            chosen[candidate_idx] = Some(layer_idx as LayerIndex);
+        }
+    }
+    chosen
+}
