@@ -1,0 +1,1038 @@
+//! The node's task: one loop over the socket, the command channel and the earliest timer.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverId};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::peer::{OPUS_CLOCK_RATE, VP8_CLOCK_RATE, new_peer_connection, opus, vp8};
+use super::wire::{stun_local_ufrag, vp8_starts_keyframe};
+use super::{
+    JoinRequest, LoadCounters, ParticipantState, PublishedSource, RosterEntry, RosterStream,
+    SessionCommand, SessionEvent, SfuConfig,
+};
+use crate::Error;
+use crate::forwarding::{
+    IncomingRtp, MediaKind, ParticipantId, PublishedTrack, Room, RoomInput, RoomOutput, TrackId,
+    TrackSource, ViewPreference,
+};
+
+pub(crate) enum Command {
+    Join {
+        request: JoinRequest,
+        events: mpsc::Sender<SessionEvent>,
+        reply: oneshot::Sender<crate::Result<Uuid>>,
+    },
+    Session {
+        session: Uuid,
+        command: SessionCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    Publish,
+    Subscribe,
+}
+
+type PeerKey = (Uuid, Role);
+
+struct Peer {
+    connection: RTCPeerConnection,
+    ufrag: String,
+}
+
+struct RoomEntry {
+    room: Room,
+    /// In joining order, for the roster.
+    sessions: Vec<Uuid>,
+}
+
+struct Session {
+    room: String,
+    participant: ParticipantId,
+    user_id: Uuid,
+    display_name: String,
+    state: ParticipantState,
+    events: mpsc::Sender<SessionEvent>,
+    sources_by_mid: HashMap<String, PublishedSource>,
+    /// rtc's track id (the browser's msid) → the room's track.
+    published: HashMap<String, TrackId>,
+    /// What this session receives: the room's track → our sender on the subscribe connection.
+    bindings: HashMap<TrackId, Binding>,
+    awaiting_subscribe_answer: bool,
+    subscribe_renegotiation_needed: bool,
+}
+
+struct Binding {
+    sender_id: RTCRtpSenderId,
+    ssrc: u32,
+    /// Known once the browser has answered the offer that added the sender.
+    payload_type: Option<u8>,
+}
+
+struct PublisherTrack {
+    session: Uuid,
+    room: String,
+    kind: MediaKind,
+    source: TrackSource,
+    mid: String,
+    receiver_id: RTCRtpReceiverId,
+    audio_level_extension_id: Option<u8>,
+    layer_ssrcs: [Option<u32>; 3],
+}
+
+impl PublisherTrack {
+    fn stream_id(&self) -> String {
+        stream_id(self.session, self.source)
+    }
+}
+
+fn stream_id(session: Uuid, source: TrackSource) -> String {
+    match source {
+        TrackSource::ScreenShare => format!("{session}~screen"),
+        TrackSource::Camera | TrackSource::Microphone => session.to_string(),
+    }
+}
+
+fn layer_of_rid(rid: &str) -> u8 {
+    match rid {
+        "q" | "l" | "0" => 0,
+        "h" | "m" | "1" => 1,
+        _ => 2,
+    }
+}
+
+pub(crate) struct Node {
+    socket: UdpSocket,
+    media_addr: SocketAddr,
+    config: SfuConfig,
+    load: Arc<LoadCounters>,
+    rooms: HashMap<String, RoomEntry>,
+    sessions: HashMap<Uuid, Session>,
+    peers: HashMap<PeerKey, Peer>,
+    by_ufrag: HashMap<String, PeerKey>,
+    by_addr: HashMap<SocketAddr, PeerKey>,
+    session_of_participant: HashMap<ParticipantId, Uuid>,
+    tracks: HashMap<TrackId, PublisherTrack>,
+    next_id: u64,
+    dirty: VecDeque<PeerKey>,
+    dirty_set: HashSet<PeerKey>,
+}
+
+impl Node {
+    pub(crate) fn new(
+        socket: UdpSocket,
+        media_addr: SocketAddr,
+        config: SfuConfig,
+        load: Arc<LoadCounters>,
+    ) -> Self {
+        Self {
+            socket,
+            media_addr,
+            config,
+            load,
+            rooms: HashMap::new(),
+            sessions: HashMap::new(),
+            peers: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            session_of_participant: HashMap::new(),
+            tracks: HashMap::new(),
+            next_id: 1,
+            dirty: VecDeque::new(),
+            dirty_set: HashSet::new(),
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        let mut buffer = vec![0u8; 2048];
+        loop {
+            let deadline = self
+                .next_timeout()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.handle_command(command, Instant::now()),
+                    None => break,
+                },
+                received = self.socket.recv_from(&mut buffer) => match received {
+                    Ok((n_bytes, peer_addr)) => {
+                        self.handle_datagram(&buffer[..n_bytes], peer_addr, Instant::now());
+                    }
+                    Err(error) => tracing::debug!(%error, "media socket receive failed"),
+                },
+                () = tokio::time::sleep_until(deadline.into()) => self.handle_timeouts(Instant::now()),
+            }
+            self.pump_dirty(Instant::now());
+        }
+        let sessions: Vec<Uuid> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            self.close_session(session, "the media server is shutting down", Instant::now());
+        }
+        self.pump_dirty(Instant::now());
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn next_timeout(&mut self) -> Option<Instant> {
+        let peers = self
+            .peers
+            .values_mut()
+            .filter_map(|peer| peer.connection.poll_timeout());
+        let rooms = self.rooms.values().filter_map(|entry| entry.room.poll_timeout());
+        peers.chain(rooms).min()
+    }
+
+    fn mark_dirty(&mut self, key: PeerKey) {
+        if self.dirty_set.insert(key) {
+            self.dirty.push_back(key);
+        }
+    }
+
+    fn handle_timeouts(&mut self, now: Instant) {
+        let due: Vec<PeerKey> = self
+            .peers
+            .iter_mut()
+            .filter_map(|(key, peer)| {
+                peer.connection
+                    .poll_timeout()
+                    .is_some_and(|at| at <= now)
+                    .then_some(*key)
+            })
+            .collect();
+        for key in due {
+            if let Some(peer) = self.peers.get_mut(&key) {
+                if let Err(error) = peer.connection.handle_timeout(now) {
+                    tracing::debug!(%error, "peer timeout handling failed");
+                }
+                self.mark_dirty(key);
+            }
+        }
+        let due_rooms: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, entry)| entry.room.poll_timeout().is_some_and(|at| at <= now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in due_rooms {
+            self.room_input(&name, RoomInput::Timeout, now);
+        }
+    }
+
+    fn handle_datagram(&mut self, datagram: &[u8], peer_addr: SocketAddr, now: Instant) {
+        let key = match stun_local_ufrag(datagram) {
+            Some(ufrag) => match self.by_ufrag.get(&ufrag) {
+                Some(key) => {
+                    // Learn (or, after a network change, re-learn) where the peer is.
+                    self.by_addr.insert(peer_addr, *key);
+                    *key
+                }
+                None => return,
+            },
+            None => match self.by_addr.get(&peer_addr) {
+                Some(key) => *key,
+                None => return,
+            },
+        };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let _ = peer.connection.handle_read(TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                // rtc matches this against its host candidate, so it is the advertised
+                // address, not what the socket is bound to.
+                local_addr: self.media_addr,
+                peer_addr,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(datagram),
+        });
+        self.mark_dirty(key);
+    }
+
+    /// Drains every peer connection that was touched, until none has anything left.
+    fn pump_dirty(&mut self, now: Instant) {
+        while let Some(key) = self.dirty.pop_front() {
+            self.dirty_set.remove(&key);
+            self.pump(key, now);
+        }
+        let renegotiate: Vec<Uuid> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| {
+                session.subscribe_renegotiation_needed && !session.awaiting_subscribe_answer
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for session in renegotiate {
+            self.offer_subscriptions(session, now);
+        }
+        while let Some(key) = self.dirty.pop_front() {
+            self.dirty_set.remove(&key);
+            self.pump(key, now);
+        }
+    }
+
+    fn pump(&mut self, key: PeerKey, now: Instant) {
+        loop {
+            let mut progressed = false;
+            let Some(peer) = self.peers.get_mut(&key) else {
+                return;
+            };
+            while let Some(datagram) = peer.connection.poll_write() {
+                progressed = true;
+                if self
+                    .socket
+                    .try_send_to(&datagram.message, datagram.transport.peer_addr)
+                    .is_err()
+                {
+                    tracing::trace!("media socket send dropped");
+                }
+            }
+            let mut events = Vec::new();
+            while let Some(event) = peer.connection.poll_event() {
+                events.push(event);
+            }
+            let mut messages = Vec::new();
+            while let Some(TaggedRTCMessage { message, .. }) = peer.connection.poll_read() {
+                messages.push(message);
+            }
+            progressed |= !events.is_empty() || !messages.is_empty();
+            for event in events {
+                self.peer_event(key, event, now);
+            }
+            for message in messages {
+                self.peer_message(key, message, now);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn peer_event(&mut self, (session, role): PeerKey, event: RTCPeerConnectionEvent, now: Instant) {
+        match event {
+            RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                tracing::debug!(%session, ?role, %state, "peer connection state");
+                if state == RTCPeerConnectionState::Failed {
+                    self.close_session(session, "the media connection failed", now);
+                }
+            }
+            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) if role == Role::Publish => {
+                self.publisher_track_opened(session, init.receiver_id, &init.track_id, init.ssrc, init.rid.as_deref(), now);
+            }
+            _ => {}
+        }
+    }
+
+    fn publisher_track_opened(
+        &mut self,
+        session_id: Uuid,
+        receiver_id: RTCRtpReceiverId,
+        rtc_track_id: &str,
+        ssrc: u32,
+        rid: Option<&str>,
+        now: Instant,
+    ) {
+        let layer = rid.map(layer_of_rid).unwrap_or(0);
+        if let Some(track_id) = self.sessions.get(&session_id).and_then(|s| s.published.get(rtc_track_id)).copied() {
+            // Another simulcast layer of a track already published.
+            if let Some(track) = self.tracks.get_mut(&track_id) {
+                track.layer_ssrcs[usize::from(layer)] = Some(ssrc);
+            }
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&(session_id, Role::Publish)) else {
+            return;
+        };
+        let transceiver_id: RTCRtpTransceiverId = receiver_id.into();
+        let mid = peer
+            .connection
+            .rtp_transceiver(transceiver_id)
+            .and_then(|transceiver| transceiver.mid().clone());
+        let Some(mut receiver) = peer.connection.rtp_receiver(receiver_id) else {
+            return;
+        };
+        let kind = match receiver.track().kind() {
+            RtpCodecKind::Audio => MediaKind::Audio,
+            _ => MediaKind::Video,
+        };
+        let audio_level_extension_id = receiver
+            .get_parameters()
+            .rtp_parameters
+            .header_extensions
+            .iter()
+            .find(|extension| extension.uri == rtc::sdp::extmap::AUDIO_LEVEL_URI)
+            .map(|extension| extension.id as u8);
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return;
+        };
+        let mid = mid.unwrap_or_default();
+        let declared = session.sources_by_mid.get(&mid);
+        let source = declared.map(|source| source.source).unwrap_or(match kind {
+            MediaKind::Audio => TrackSource::Microphone,
+            MediaKind::Video => TrackSource::Camera,
+        });
+        let n_layers = declared.map(|source| source.layers.clamp(1, 3)).unwrap_or(1);
+        let track_id = TrackId(self.next_id);
+        self.next_id += 1;
+        session.published.insert(rtc_track_id.to_owned(), track_id);
+        let room = session.room.clone();
+        let mut layer_ssrcs = [None; 3];
+        layer_ssrcs[usize::from(layer)] = Some(ssrc);
+        self.tracks.insert(
+            track_id,
+            PublisherTrack {
+                session: session_id,
+                room: room.clone(),
+                kind,
+                source,
+                mid,
+                receiver_id,
+                audio_level_extension_id,
+                layer_ssrcs,
+            },
+        );
+        let participant = session.participant;
+        let clock_rate = match kind {
+            MediaKind::Audio => OPUS_CLOCK_RATE,
+            MediaKind::Video => VP8_CLOCK_RATE,
+        };
+        self.room_input(
+            &room,
+            RoomInput::Publish(PublishedTrack {
+                id: track_id,
+                publisher: participant,
+                kind,
+                source,
+                n_layers,
+                clock_rate,
+            }),
+            now,
+        );
+        self.load.tracks.fetch_add(1, Ordering::Relaxed);
+        self.broadcast_roster(&room);
+    }
+
+    fn peer_message(&mut self, (session_id, role): PeerKey, message: RTCMessage, now: Instant) {
+        match (role, message) {
+            (Role::Publish, RTCMessage::RtpPacket(rtc_track_id, packet)) => {
+                self.load.received_packets.fetch_add(1, Ordering::Relaxed);
+                let Some(track_id) = self
+                    .sessions
+                    .get(&session_id)
+                    .and_then(|session| session.published.get(&rtc_track_id))
+                    .copied()
+                else {
+                    return;
+                };
+                let Some(track) = self.tracks.get_mut(&track_id) else {
+                    return;
+                };
+                let layer = track
+                    .layer_ssrcs
+                    .iter()
+                    .position(|ssrc| *ssrc == Some(packet.header.ssrc))
+                    .unwrap_or(0) as u8;
+                let incoming = IncomingRtp {
+                    track: track_id,
+                    layer,
+                    sequence_number: packet.header.sequence_number,
+                    timestamp: packet.header.timestamp,
+                    keyframe: track.kind == MediaKind::Video && vp8_starts_keyframe(&packet.payload),
+                    audio_level: track
+                        .audio_level_extension_id
+                        .and_then(|id| packet.header.get_extension(id))
+                        .and_then(|level| level.first().map(|byte| byte & 0x7f)),
+                    size: packet.payload.len() + 12,
+                };
+                let room = track.room.clone();
+                self.forward(&room, incoming, packet, now);
+            }
+            (Role::Subscribe, RTCMessage::RtcpPacket(_, packets)) => {
+                for packet in packets {
+                    let packet = packet.as_any();
+                    let requested_ssrc = packet
+                        .downcast_ref::<PictureLossIndication>()
+                        .map(|pli| pli.media_ssrc)
+                        .or_else(|| {
+                            packet
+                                .downcast_ref::<FullIntraRequest>()
+                                .map(|fir| fir.media_ssrc)
+                        });
+                    let Some(session) = self.sessions.get(&session_id) else {
+                        return;
+                    };
+                    let participant = session.participant;
+                    let room = session.room.clone();
+                    if let Some(ssrc) = requested_ssrc {
+                        let track = session
+                            .bindings
+                            .iter()
+                            .find(|(_, binding)| binding.ssrc == ssrc)
+                            .map(|(track, _)| *track);
+                        if let Some(track) = track {
+                            self.room_input(
+                                &room,
+                                RoomInput::KeyframeRequest {
+                                    subscriber: participant,
+                                    track,
+                                },
+                                now,
+                            );
+                        }
+                    } else if let Some(remb) = packet.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                        self.room_input(
+                            &room,
+                            RoomInput::Bandwidth {
+                                subscriber: participant,
+                                bits_per_second: remb.bitrate as u64,
+                            },
+                            now,
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn forward(&mut self, room_name: &str, incoming: IncomingRtp, packet: rtc::rtp::Packet, now: Instant) {
+        let Some(entry) = self.rooms.get_mut(room_name) else {
+            return;
+        };
+        if entry.room.handle_input(RoomInput::Rtp(incoming), now).is_err() {
+            return;
+        }
+        let outputs: Vec<RoomOutput> = std::iter::from_fn(|| entry.room.poll_output()).collect();
+        let mut others = Vec::new();
+        for output in outputs {
+            match output {
+                RoomOutput::Forward {
+                    subscriber,
+                    track,
+                    header,
+                } => {
+                    let Some(session_id) = self.session_of_participant.get(&subscriber).copied() else {
+                        continue;
+                    };
+                    let Some(binding) = self
+                        .sessions
+                        .get(&session_id)
+                        .and_then(|session| session.bindings.get(&track))
+                    else {
+                        continue;
+                    };
+                    let Some(payload_type) = binding.payload_type else {
+                        continue;
+                    };
+                    let Some(peer) = self.peers.get_mut(&(session_id, Role::Subscribe)) else {
+                        continue;
+                    };
+                    let mut copy = packet.clone();
+                    copy.header.ssrc = binding.ssrc;
+                    copy.header.payload_type = payload_type;
+                    copy.header.sequence_number = header.sequence_number;
+                    copy.header.timestamp = header.timestamp;
+                    // The publisher's extension ids mean nothing to this subscriber.
+                    copy.header.extensions.clear();
+                    copy.header.extension = false;
+                    if let Some(mut sender) = peer.connection.rtp_sender(binding.sender_id) {
+                        if sender.write_rtp(now, copy).is_ok() {
+                            self.load.forwarded_packets.fetch_add(1, Ordering::Relaxed);
+                        }
+                        self.mark_dirty((session_id, Role::Subscribe));
+                    }
+                }
+                other => others.push(other),
+            }
+        }
+        for output in others {
+            self.room_output(room_name, output, now);
+        }
+    }
+
+    fn room_input(&mut self, room_name: &str, input: RoomInput, now: Instant) {
+        let Some(entry) = self.rooms.get_mut(room_name) else {
+            return;
+        };
+        if let Err(error) = entry.room.handle_input(input, now) {
+            tracing::debug!(%error, "room input refused");
+        }
+        let mut outputs = Vec::new();
+        while let Some(output) = entry.room.poll_output() {
+            outputs.push(output);
+        }
+        for output in outputs {
+            self.room_output(room_name, output, now);
+        }
+    }
+
+    fn room_output(&mut self, room_name: &str, output: RoomOutput, now: Instant) {
+        match output {
+            RoomOutput::Forward { .. } | RoomOutput::LayerChanged { .. } => {}
+            RoomOutput::Subscribed { subscriber, track } => self.subscribe(subscriber, track, now),
+            RoomOutput::Unsubscribed { subscriber, track } => {
+                let Some(session_id) = self.session_of_participant.get(&subscriber).copied() else {
+                    return;
+                };
+                let Some(session) = self.sessions.get_mut(&session_id) else {
+                    return;
+                };
+                if let Some(binding) = session.bindings.remove(&track) {
+                    session.subscribe_renegotiation_needed = true;
+                    if let Some(peer) = self.peers.get_mut(&(session_id, Role::Subscribe)) {
+                        let _ = peer.connection.remove_track(binding.sender_id);
+                    }
+                }
+            }
+            RoomOutput::RequestKeyframe { track, layer } => {
+                let Some(publisher_track) = self.tracks.get(&track) else {
+                    return;
+                };
+                let Some(media_ssrc) = publisher_track.layer_ssrcs[usize::from(layer.min(2))] else {
+                    return;
+                };
+                let key = (publisher_track.session, Role::Publish);
+                let receiver_id = publisher_track.receiver_id;
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    if let Some(mut receiver) = peer.connection.rtp_receiver(receiver_id) {
+                        let _ = receiver.write_rtcp(
+                            now,
+                            vec![Box::new(PictureLossIndication {
+                                sender_ssrc: 0,
+                                media_ssrc,
+                            })],
+                        );
+                    }
+                    self.mark_dirty(key);
+                }
+            }
+            RoomOutput::ActiveSpeakers(active) => {
+                let to_session = |participant: ParticipantId| self.session_of_participant.get(&participant).copied();
+                let event = SessionEvent::ActiveSpeakers {
+                    dominant: active.dominant.and_then(to_session),
+                    speaking: active.speaking.into_iter().filter_map(to_session).collect(),
+                };
+                self.broadcast(room_name, event);
+            }
+            RoomOutput::Closed => {
+                self.rooms.remove(room_name);
+                self.load.rooms.store(self.rooms.len() as u64, Ordering::Relaxed);
+                tracing::info!(room = room_name, "room closed");
+            }
+        }
+    }
+
+    fn subscribe(&mut self, subscriber: ParticipantId, track_id: TrackId, now: Instant) {
+        let Some(session_id) = self.session_of_participant.get(&subscriber).copied() else {
+            return;
+        };
+        let Some(track) = self.tracks.get(&track_id) else {
+            return;
+        };
+        let (codec, kind) = match track.kind {
+            MediaKind::Audio => (opus(), RtpCodecKind::Audio),
+            MediaKind::Video => (vp8(), RtpCodecKind::Video),
+        };
+        let stream = track.stream_id();
+        let label = format!("{stream}~{}", if kind == RtpCodecKind::Audio { "audio" } else { "video" });
+        let ssrc = rand::random::<u32>();
+        let media_track = MediaStreamTrack::new(
+            stream,
+            label.clone(),
+            label,
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        );
+        if !self.peers.contains_key(&(session_id, Role::Subscribe))
+            && self.new_peer(session_id, Role::Subscribe, now).is_err()
+        {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&(session_id, Role::Subscribe)) else {
+            return;
+        };
+        let sender_id = match peer.connection.add_track(media_track) {
+            Ok(sender_id) => sender_id,
+            Err(error) => {
+                tracing::warn!(%error, "adding a subscriber track failed");
+                return;
+            }
+        };
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            session.bindings.insert(
+                track_id,
+                Binding {
+                    sender_id,
+                    ssrc,
+                    payload_type: None,
+                },
+            );
+            session.subscribe_renegotiation_needed = true;
+        }
+    }
+
+    fn new_peer(&mut self, session: Uuid, role: Role, now: Instant) -> crate::Result<()> {
+        let ufrag = format!("{:016x}", rand::random::<u64>());
+        let password = format!("{:032x}", rand::random::<u128>());
+        let connection = new_peer_connection(&ufrag, &password, self.media_addr, now)
+            .map_err(|error| Error::WebRtc(error.to_string()))?;
+        self.by_ufrag.insert(ufrag.clone(), (session, role));
+        self.peers.insert((session, role), Peer { connection, ufrag });
+        Ok(())
+    }
+
+    fn offer_subscriptions(&mut self, session_id: Uuid, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&(session_id, Role::Subscribe)) else {
+            return;
+        };
+        let offer = peer
+            .connection
+            .create_offer(None)
+            .and_then(|offer| peer.connection.set_local_description(now, offer));
+        if let Err(error) = offer {
+            tracing::warn!(%error, "subscribe offer failed");
+            return;
+        }
+        let Some(description) = peer.connection.local_description() else {
+            return;
+        };
+        let sdp = description.sdp.clone();
+        self.mark_dirty((session_id, Role::Subscribe));
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            session.awaiting_subscribe_answer = true;
+            session.subscribe_renegotiation_needed = false;
+            let _ = session.events.try_send(SessionEvent::SubscribeOffer { sdp });
+        }
+    }
+
+    fn handle_command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Join {
+                request,
+                events,
+                reply,
+            } => {
+                let _ = reply.send(self.join(request, events, now));
+            }
+            Command::Session { session, command } => {
+                if let Err(error) = self.session_command(session, command, now) {
+                    tracing::debug!(%session, %error, "session command failed");
+                    if let Some(session) = self.sessions.get(&session) {
+                        let _ = session.events.try_send(SessionEvent::Closed {
+                            reason: format!("negotiation failed: {error}"),
+                        });
+                    }
+                    self.close_session(session, "negotiation failed", now);
+                }
+            }
+        }
+    }
+
+    fn join(
+        &mut self,
+        request: JoinRequest,
+        events: mpsc::Sender<SessionEvent>,
+        now: Instant,
+    ) -> crate::Result<Uuid> {
+        if !self.rooms.contains_key(&request.room) && self.rooms.len() >= self.config.max_rooms {
+            return Err(Error::Full("rooms"));
+        }
+        if self.sessions.len() >= self.config.max_participants {
+            return Err(Error::Full("participants"));
+        }
+        let session_id = Uuid::now_v7();
+        let participant = ParticipantId(self.next_id());
+        self.session_of_participant.insert(participant, session_id);
+        self.sessions.insert(
+            session_id,
+            Session {
+                room: request.room.clone(),
+                participant,
+                user_id: request.user_id,
+                display_name: request.display_name,
+                state: ParticipantState::default(),
+                events,
+                sources_by_mid: HashMap::new(),
+                published: HashMap::new(),
+                bindings: HashMap::new(),
+                awaiting_subscribe_answer: false,
+                subscribe_renegotiation_needed: false,
+            },
+        );
+        self.rooms
+            .entry(request.room.clone())
+            .or_insert_with(|| RoomEntry {
+                room: Room::new(),
+                sessions: Vec::new(),
+            })
+            .sessions
+            .push(session_id);
+        self.load.rooms.store(self.rooms.len() as u64, Ordering::Relaxed);
+        self.load.participants.store(self.sessions.len() as u64, Ordering::Relaxed);
+        self.room_input(&request.room, RoomInput::Join(participant), now);
+        self.broadcast_roster(&request.room);
+        tracing::info!(room = request.room, session = %session_id, "participant joined");
+        Ok(session_id)
+    }
+
+    fn session_command(&mut self, session_id: Uuid, command: SessionCommand, now: Instant) -> crate::Result<()> {
+        if !self.sessions.contains_key(&session_id) {
+            return Err(Error::UnknownSession);
+        }
+        let webrtc = |error: rtc::shared::error::Error| Error::WebRtc(error.to_string());
+        match command {
+            SessionCommand::PublishOffer { sdp, sources } => {
+                self.unpublish_missing(session_id, &sources, now);
+                if let Some(session) = self.sessions.get_mut(&session_id) {
+                    session.sources_by_mid = sources
+                        .into_iter()
+                        .map(|source| (source.mid.clone(), source))
+                        .collect();
+                }
+                if !self.peers.contains_key(&(session_id, Role::Publish)) {
+                    self.new_peer(session_id, Role::Publish, now)?;
+                }
+                let peer = self
+                    .peers
+                    .get_mut(&(session_id, Role::Publish))
+                    .ok_or(Error::UnknownSession)?;
+                let offer = RTCSessionDescription::offer(sdp).map_err(webrtc)?;
+                peer.connection.set_remote_description(now, offer).map_err(webrtc)?;
+                let answer = peer.connection.create_answer(None).map_err(webrtc)?;
+                peer.connection.set_local_description(now, answer).map_err(webrtc)?;
+                let sdp = peer
+                    .connection
+                    .local_description()
+                    .map(|description| description.sdp.clone())
+                    .unwrap_or_default();
+                self.mark_dirty((session_id, Role::Publish));
+                if let Some(session) = self.sessions.get(&session_id) {
+                    let _ = session.events.try_send(SessionEvent::PublishAnswer { sdp });
+                }
+            }
+            SessionCommand::SubscribeAnswer { sdp } => {
+                let peer = self
+                    .peers
+                    .get_mut(&(session_id, Role::Subscribe))
+                    .ok_or(Error::UnknownSession)?;
+                let answer = RTCSessionDescription::answer(sdp).map_err(webrtc)?;
+                peer.connection.set_remote_description(now, answer).map_err(webrtc)?;
+                let Some(session) = self.sessions.get_mut(&session_id) else {
+                    return Ok(());
+                };
+                session.awaiting_subscribe_answer = false;
+                for binding in session.bindings.values_mut() {
+                    if let Some(mut sender) = peer.connection.rtp_sender(binding.sender_id) {
+                        binding.payload_type = sender
+                            .get_parameters()
+                            .rtp_parameters
+                            .codecs
+                            .first()
+                            .map(|codec| codec.payload_type);
+                    }
+                }
+                // New subscribers start with a keyframe, asked for now that media can flow.
+                let participant = session.participant;
+                let room = session.room.clone();
+                let tracks: Vec<TrackId> = session.bindings.keys().copied().collect();
+                self.mark_dirty((session_id, Role::Subscribe));
+                for track in tracks {
+                    self.room_input(&room, RoomInput::KeyframeRequest { subscriber: participant, track }, now);
+                }
+            }
+            SessionCommand::Preference {
+                stream_id: wanted_stream,
+                visible,
+                max_layer,
+            } => {
+                let Some(session) = self.sessions.get(&session_id) else {
+                    return Ok(());
+                };
+                let participant = session.participant;
+                let room = session.room.clone();
+                let tracks: Vec<TrackId> = self
+                    .tracks
+                    .iter()
+                    .filter(|(_, track)| track.kind == MediaKind::Video && track.stream_id() == wanted_stream)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for track in tracks {
+                    self.room_input(
+                        &room,
+                        RoomInput::Preference {
+                            subscriber: participant,
+                            track,
+                            preference: ViewPreference { visible, max_layer },
+                        },
+                        now,
+                    );
+                }
+            }
+            SessionCommand::State(state) => {
+                if let Some(session) = self.sessions.get_mut(&session_id) {
+                    session.state = state;
+                    let room = session.room.clone();
+                    self.broadcast_roster(&room);
+                }
+            }
+            SessionCommand::Reaction { emoji } => {
+                if let Some(session) = self.sessions.get(&session_id) {
+                    let room = session.room.clone();
+                    self.broadcast(&room, SessionEvent::Reaction { session_id, emoji });
+                }
+            }
+            SessionCommand::Leave => self.close_session(session_id, "left", now),
+        }
+        Ok(())
+    }
+
+    /// A re-offer that no longer lists a track (a stopped screen share) unpublishes it.
+    fn unpublish_missing(&mut self, session_id: Uuid, sources: &[PublishedSource], now: Instant) {
+        let mids: BTreeSet<&str> = sources.iter().map(|source| source.mid.as_str()).collect();
+        let gone: Vec<(String, TrackId)> = self
+            .sessions
+            .get(&session_id)
+            .map(|session| {
+                session
+                    .published
+                    .iter()
+                    .filter(|(_, track)| {
+                        self.tracks
+                            .get(track)
+                            .is_some_and(|track| !mids.contains(track.mid.as_str()))
+                    })
+                    .map(|(rtc_id, track)| (rtc_id.clone(), *track))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (rtc_id, track) in gone {
+            if let Some(session) = self.sessions.get_mut(&session_id) {
+                session.published.remove(&rtc_id);
+            }
+            if let Some(removed) = self.tracks.remove(&track) {
+                self.load.tracks.fetch_sub(1, Ordering::Relaxed);
+                self.room_input(&removed.room, RoomInput::Unpublish(track), now);
+                self.broadcast_roster(&removed.room);
+            }
+        }
+    }
+
+    fn close_session(&mut self, session_id: Uuid, reason: &str, now: Instant) {
+        let Some(session) = self.sessions.remove(&session_id) else {
+            return;
+        };
+        let _ = session.events.try_send(SessionEvent::Closed {
+            reason: reason.to_owned(),
+        });
+        for role in [Role::Publish, Role::Subscribe] {
+            if let Some(mut peer) = self.peers.remove(&(session_id, role)) {
+                let _ = peer.connection.close();
+                while let Some(datagram) = peer.connection.poll_write() {
+                    let _ = self
+                        .socket
+                        .try_send_to(&datagram.message, datagram.transport.peer_addr);
+                }
+                self.by_ufrag.remove(&peer.ufrag);
+            }
+        }
+        self.by_addr.retain(|_, key| key.0 != session_id);
+        let published: Vec<TrackId> = session.published.values().copied().collect();
+        for track in published {
+            if self.tracks.remove(&track).is_some() {
+                self.load.tracks.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(entry) = self.rooms.get_mut(&session.room) {
+            entry.sessions.retain(|id| *id != session_id);
+        }
+        // Leaving unpublishes this participant's tracks for everyone else.
+        self.room_input(&session.room, RoomInput::Leave(session.participant), now);
+        self.session_of_participant.remove(&session.participant);
+        self.load.participants.store(self.sessions.len() as u64, Ordering::Relaxed);
+        self.broadcast_roster(&session.room);
+        tracing::info!(room = session.room, session = %session_id, reason, "participant left");
+    }
+
+    fn broadcast(&self, room_name: &str, event: SessionEvent) {
+        let Some(entry) = self.rooms.get(room_name) else {
+            return;
+        };
+        for session_id in &entry.sessions {
+            if let Some(session) = self.sessions.get(session_id) {
+                let _ = session.events.try_send(event.clone());
+            }
+        }
+    }
+
+    fn broadcast_roster(&self, room_name: &str) {
+        let Some(entry) = self.rooms.get(room_name) else {
+            return;
+        };
+        let roster: Vec<RosterEntry> = entry
+            .sessions
+            .iter()
+            .filter_map(|session_id| {
+                let session = self.sessions.get(session_id)?;
+                let mut streams: Vec<RosterStream> = session
+                    .published
+                    .values()
+                    .filter_map(|track| self.tracks.get(track))
+                    .filter(|track| track.kind == MediaKind::Video)
+                    .map(|track| RosterStream {
+                        stream_id: track.stream_id(),
+                        source: track.source,
+                    })
+                    .collect();
+                streams.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
+                Some(RosterEntry {
+                    session_id: *session_id,
+                    user_id: session.user_id,
+                    display_name: session.display_name.clone(),
+                    state: session.state,
+                    streams,
+                })
+            })
+            .collect();
+        self.broadcast(room_name, SessionEvent::Roster(roster));
+    }
+}
