@@ -16,6 +16,7 @@ pub mod calls;
 pub mod chat;
 pub mod clock;
 mod error;
+pub mod meetings;
 pub mod metrics;
 mod middleware;
 pub mod rate_limit;

@@ -36,6 +36,9 @@ pub struct AppState {
     /// connections).
     pub connection_tasks: TaskTracker,
     draining: Arc<AtomicBool>,
+    /// The in-process SFU node meetings are placed on (`convene serve`); `None` on a gateway
+    /// without media, where joining a meeting's media answers `meeting_unavailable`.
+    pub sfu: Option<convene_sfu::SfuNode>,
 }
 
 impl AppState {
@@ -69,6 +72,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             connection_tasks: TaskTracker::new(),
             draining: Arc::new(AtomicBool::new(false)),
+            sfu: None,
         })
     }
 

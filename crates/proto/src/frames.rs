@@ -7,6 +7,7 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::meetings::{MeetingParticipantView, MeetingSourceView};
 use crate::views::{
     CallKindView, CallSignalView, CallView, ConversationSummaryView, EventView, MessageView,
     ResumeCursor,
@@ -131,6 +132,39 @@ pub enum ClientFrame {
         call_id: Uuid,
         signal: CallSignalView,
     },
+    /// Join the media of a meeting (or group) this user is a member of. Answered by
+    /// `meeting_joined`; one meeting per connection.
+    MeetingJoin {
+        #[ts(optional)]
+        request_id: Option<String>,
+        conversation_id: Uuid,
+    },
+    /// The publish connection's offer (first, and again when a track is added or removed).
+    MeetingPublish {
+        sdp: String,
+        sources: Vec<MeetingSourceView>,
+    },
+    /// The answer to `meeting_subscribe_offer`.
+    MeetingSubscribeAnswer { sdp: String },
+    /// How a participant's camera or screen (`stream_id`) is shown: off-screen tiles are
+    /// paused, small tiles get a lower simulcast layer (0–2).
+    MeetingView {
+        stream_id: String,
+        visible: bool,
+        max_layer: u8,
+    },
+    /// This participant's own state, shown on its tile to everyone.
+    MeetingState {
+        audio_muted: bool,
+        video_muted: bool,
+        hand_raised: bool,
+    },
+    /// An emoji that floats over this participant's tile for everyone.
+    MeetingReaction { emoji: String },
+    MeetingLeave {
+        #[ts(optional)]
+        request_id: Option<String>,
+    },
     /// Application-level keep-alive; answered by `pong`.
     Ping {
         #[ts(optional)]
@@ -229,6 +263,41 @@ pub enum ServerFrame {
     },
     Pong {
         request_id: Option<String>,
+    },
+    /// In the meeting's media room; send `meeting_publish` next.
+    MeetingJoined {
+        request_id: Option<String>,
+        conversation_id: Uuid,
+        session_id: Uuid,
+        /// Send this many bytes of SDP at most (the frame limit, with room to spare).
+        max_sdp_bytes: u32,
+    },
+    MeetingPublishAnswer { sdp: String },
+    /// The SFU (re-)offers the other participants' tracks; answer with
+    /// `meeting_subscribe_answer`.
+    MeetingSubscribeOffer { sdp: String },
+    /// Everyone in the meeting, in joining order, after any change.
+    MeetingRoster {
+        conversation_id: Uuid,
+        participants: Vec<MeetingParticipantView>,
+    },
+    /// Who is talking: `dominant` is the tile to highlight (and show large in the speaker
+    /// layout), `speaking` everyone above the threshold, loudest first.
+    MeetingSpeakers {
+        conversation_id: Uuid,
+        dominant: Option<Uuid>,
+        speaking: Vec<Uuid>,
+    },
+    MeetingReaction {
+        conversation_id: Uuid,
+        session_id: Uuid,
+        emoji: String,
+    },
+    /// This connection is no longer in the meeting (it left, its media failed, the media
+    /// server went away: join again).
+    MeetingLeft {
+        conversation_id: Uuid,
+        reason: String,
     },
     /// A request failed; nothing was changed.
     Error {

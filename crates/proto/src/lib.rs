@@ -8,10 +8,14 @@
 //! clients see: update docs/protocol.md in the same change.
 
 mod frames;
+mod meetings;
 pub mod typescript;
 mod views;
 
 pub use frames::{ClientFrame, ErrorView, ServerFrame};
+pub use meetings::{
+    MeetingParticipantView, MeetingSourceKindView, MeetingSourceView, MeetingStreamView,
+};
 pub use views::{
     CallKindView, CallSignalView, CallStateView, CallView, ConversationKindView,
     ConversationSummaryView, ConversationView, EventKindView, EventView, MemberRoleView,

@@ -5,6 +5,7 @@ use ts_rs::{Config, TS};
 use crate::{
     CallKindView, CallSignalView, CallStateView, CallView, ClientFrame, ConversationKindView,
     ConversationSummaryView, ConversationView, ErrorView, EventKindView, EventView, MemberRoleView,
+    MeetingParticipantView, MeetingSourceKindView, MeetingSourceView, MeetingStreamView,
     MemberView, MessageView, ReactionView, ResumeCursor, ServerFrame,
 };
 
@@ -31,6 +32,10 @@ pub fn protocol_module() -> String {
         CallSignalView::decl(&config),
         ResumeCursor::decl(&config),
         ErrorView::decl(&config),
+        MeetingSourceKindView::decl(&config),
+        MeetingSourceView::decl(&config),
+        MeetingStreamView::decl(&config),
+        MeetingParticipantView::decl(&config),
         ClientFrame::decl(&config),
         ServerFrame::decl(&config),
     ];

@@ -68,12 +68,28 @@ export type ResumeCursor = { conversation_id: string, seq: number, };
 
 export type ErrorView = { code: string, message: string, };
 
+export type MeetingSourceKindView = "microphone" | "camera" | "screen_share";
+
+export type MeetingSourceView = { mid: string, source: MeetingSourceKindView, 
+/**
+ * Simulcast layers sent with rids `q`, `h`, `f` (lowest first); 1 without simulcast.
+ */
+layers: number, };
+
+export type MeetingStreamView = { stream_id: string, source: MeetingSourceKindView, };
+
+export type MeetingParticipantView = { 
+/**
+ * This participant's presence in the meeting (one per tab that joined).
+ */
+session_id: string, user_id: string, display_name: string, audio_muted: boolean, video_muted: boolean, hand_raised: boolean, streams: Array<MeetingStreamView>, };
+
 export type ClientFrame = { "type": "resume", request_id?: string, cursors: Array<ResumeCursor>, } | { "type": "fetch_events", request_id?: string, conversation_id: string, after_seq: number, } | { "type": "send_message", request_id?: string, conversation_id: string, client_id: string, body: string, reply_to?: string, } | { "type": "forward_message", request_id?: string, message_id: string, to_conversation_id: string, client_id: string, } | { "type": "edit_message", request_id?: string, conversation_id: string, message_id: string, body: string, } | { "type": "delete_message", request_id?: string, conversation_id: string, message_id: string, for_everyone: boolean, } | { "type": "react", request_id?: string, conversation_id: string, message_id: string, emoji: string, } | { "type": "pin_message", request_id?: string, conversation_id: string, message_id: string, pinned: boolean, } | { "type": "typing", conversation_id: string, } | { "type": "mark_read", request_id?: string, conversation_id: string, seq: number, } | { "type": "mark_delivered", conversation_id: string, seq: number, } | { "type": "call_invite", request_id?: string, conversation_id: string, kind: CallKindView, } | { "type": "call_accept", request_id?: string, call_id: string, } | { "type": "call_decline", request_id?: string, call_id: string, } | { "type": "call_hangup", request_id?: string, call_id: string, 
 /**
  * The media never connected (or broke for good): the call ends as `failed`, not
  * as an ordinary call with a duration.
  */
-failed?: boolean, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "ping", request_id?: string, };
+failed?: boolean, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "meeting_join", request_id?: string, conversation_id: string, } | { "type": "meeting_publish", sdp: string, sources: Array<MeetingSourceView>, } | { "type": "meeting_subscribe_answer", sdp: string, } | { "type": "meeting_view", stream_id: string, visible: boolean, max_layer: number, } | { "type": "meeting_state", audio_muted: boolean, video_muted: boolean, hand_raised: boolean, } | { "type": "meeting_reaction", emoji: string, } | { "type": "meeting_leave", request_id?: string, } | { "type": "ping", request_id?: string, };
 
 export type ServerFrame = { "type": "ready", connection_id: string, user_id: string, 
 /**
@@ -88,4 +104,8 @@ duplicate: boolean, message: MessageView, } | { "type": "ok", request_id: string
 /**
  * The seq of the event the request caused, if any.
  */
-seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "call_update", request_id: string | null, call: CallView, } | { "type": "call_signal", call_id: string, from_user_id: string, signal: CallSignalView, } | { "type": "pong", request_id: string | null, } | { "type": "error", request_id: string | null, error: ErrorView, };
+seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "call_update", request_id: string | null, call: CallView, } | { "type": "call_signal", call_id: string, from_user_id: string, signal: CallSignalView, } | { "type": "pong", request_id: string | null, } | { "type": "meeting_joined", request_id: string | null, conversation_id: string, session_id: string, 
+/**
+ * Send this many bytes of SDP at most (the frame limit, with room to spare).
+ */
+max_sdp_bytes: number, } | { "type": "meeting_publish_answer", sdp: string, } | { "type": "meeting_subscribe_offer", sdp: string, } | { "type": "meeting_roster", conversation_id: string, participants: Array<MeetingParticipantView>, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", conversation_id: string, reason: string, } | { "type": "error", request_id: string | null, error: ErrorView, };

@@ -92,6 +92,10 @@ pub struct Config {
     /// Never logged.
     pub turn_secret: Option<Secret>,
     pub turn_credential_ttl_seconds: i64,
+    pub sfu_udp_addr: SocketAddr,
+    pub sfu_advertised_addr: Option<SocketAddr>,
+    pub sfu_max_rooms: usize,
+    pub sfu_max_participants: usize,
     pub call_ring_timeout_seconds: i64,
 }
 
@@ -402,6 +406,42 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "sfu_udp_addr",
+        default: "127.0.0.1:0",
+        doc: "The SFU's one UDP socket for all meeting media (`serve` and `sfu`). Port 0 picks a free port, fine on one machine; give a fixed port (and `CONVENE_SFU_ADVERTISED_ADDR`) when browsers are elsewhere.",
+        apply: |c, v| {
+            c.sfu_udp_addr = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_advertised_addr",
+        default: "",
+        doc: "The `ip:port` browsers send meeting media to (the SFU's only ICE candidate). Empty = the bound address; required when `CONVENE_SFU_UDP_ADDR` is a wildcard such as `0.0.0.0:7882`.",
+        apply: |c, v| {
+            c.sfu_advertised_addr = optional(v).map(|v| parse(&v)).transpose()?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_max_rooms",
+        default: "200",
+        doc: "Meetings one SFU node hosts at most; joining a new meeting beyond it answers `meeting_full`.",
+        apply: |c, v| {
+            c.sfu_max_rooms = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_max_participants",
+        default: "1000",
+        doc: "Participants (tabs in a meeting) one SFU node hosts at most.",
+        apply: |c, v| {
+            c.sfu_max_participants = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         default: "json",
         doc: "`json` (one object per line) or `text`.",
@@ -460,6 +500,10 @@ impl Config {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_credential_ttl_seconds: 0,
+            sfu_udp_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sfu_advertised_addr: None,
+            sfu_max_rooms: 0,
+            sfu_max_participants: 0,
             call_ring_timeout_seconds: 0,
         };
         for setting in SETTINGS {
@@ -561,6 +605,20 @@ impl Config {
         }
         if let Some(keys) = &self.jwt_keys {
             parse_signing_keys(keys.expose())?;
+        }
+        if self.sfu_advertised_addr.is_none() && self.sfu_udp_addr.ip().is_unspecified() {
+            return Err(invalid(
+                "sfu_advertised_addr",
+                "must be set when CONVENE_SFU_UDP_ADDR is a wildcard address: browsers need a real address to send media to",
+            ));
+        }
+        if let Some(addr) = self.sfu_advertised_addr
+            && (addr.ip().is_unspecified() || addr.port() == 0)
+        {
+            return Err(invalid("sfu_advertised_addr", "must be a concrete ip:port"));
+        }
+        if self.sfu_max_rooms == 0 || self.sfu_max_participants == 0 {
+            return Err(invalid("sfu_max_rooms", "SFU limits must be at least 1"));
         }
         let positive = [
             ("access_token_ttl_seconds", self.access_token_ttl_seconds),
@@ -713,6 +771,15 @@ impl Config {
             allow(origin.clone());
         }
         origins
+    }
+
+    pub fn sfu_config(&self) -> convene_sfu::SfuConfig {
+        convene_sfu::SfuConfig {
+            udp_bind_addr: self.sfu_udp_addr,
+            advertised_addr: self.sfu_advertised_addr,
+            max_rooms: self.sfu_max_rooms,
+            max_participants: self.sfu_max_participants,
+        }
     }
 
     pub fn gateway_settings(&self, signing_keys: Vec<SigningKey>) -> GatewaySettings {

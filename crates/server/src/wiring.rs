@@ -166,13 +166,21 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     }
     let bus = open_bus(&config)?;
     let settings = config.gateway_settings(keys);
-    let state = AppState::new(
+    let mut state = AppState::new(
         store.as_store(),
         bus.clone(),
         settings,
         Arc::new(SystemClock),
     )
     .context("building the gateway")?;
+    if role == Role::Serve {
+        // The embedded default hosts meetings' media in this process.
+        let sfu = convene_sfu::SfuNode::start(config.sfu_config(), state.shutdown.clone())
+            .await
+            .context("CONVENE_SFU_UDP_ADDR: starting the in-process SFU")?;
+        tracing::info!(media_addr = %sfu.media_addr(), "meetings' media on the in-process SFU");
+        state.sfu = Some(sfu);
+    }
     let router = convene_gateway::router(state.clone());
     if !convene_gateway::web::WebUi::new(state.settings.web_dir.clone()).is_built() {
         tracing::warn!(

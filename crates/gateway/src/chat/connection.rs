@@ -59,6 +59,9 @@ struct Connection {
     resumed: bool,
     last_typing: HashMap<Uuid, Instant>,
     socket: futures::stream::SplitSink<WebSocket, Message>,
+    /// This connection's own queue, for the meeting's news to join the other frames.
+    deliver: mpsc::Sender<ConnectionCommand>,
+    meeting: Option<crate::meetings::ActiveMeeting>,
 }
 
 enum Flow {
@@ -82,7 +85,7 @@ pub async fn run(
             user.id,
             connection_id,
             ConnectionHandle {
-                sender,
+                sender: sender.clone(),
                 overflowed: overflowed.clone(),
             },
         )
@@ -116,6 +119,8 @@ pub async fn run(
         resumed: false,
         last_typing: HashMap::new(),
         socket: sink,
+        deliver: sender,
+        meeting: None,
     };
     tracing::debug!(%user_id, %connection_id, "websocket connected");
     let flow = connection
@@ -498,6 +503,46 @@ impl Connection {
                 None
             }
             ClientFrame::Ping { request_id } => Some(ServerFrame::Pong { request_id }),
+            ClientFrame::MeetingJoin {
+                request_id,
+                conversation_id,
+            } => {
+                // One meeting per connection: joining another leaves the first.
+                self.meeting = None;
+                let meeting = crate::meetings::join(
+                    &state,
+                    &user,
+                    conversation_id,
+                    request_id,
+                    self.deliver.clone(),
+                )
+                .await?;
+                self.meeting = Some(meeting);
+                None
+            }
+            ClientFrame::MeetingLeave { request_id: _ } => {
+                let meeting = self
+                    .meeting
+                    .take()
+                    .ok_or_else(crate::meetings::not_in_meeting)?;
+                let _ = meeting.send(convene_sfu::SessionCommand::Leave).await;
+                Some(ServerFrame::MeetingLeft {
+                    conversation_id: meeting.conversation_id,
+                    reason: "left".to_owned(),
+                })
+            }
+            frame @ (ClientFrame::MeetingPublish { .. }
+            | ClientFrame::MeetingSubscribeAnswer { .. }
+            | ClientFrame::MeetingView { .. }
+            | ClientFrame::MeetingState { .. }
+            | ClientFrame::MeetingReaction { .. }) => {
+                let meeting = self
+                    .meeting
+                    .as_ref()
+                    .ok_or_else(crate::meetings::not_in_meeting)?;
+                meeting.send(crate::meetings::command_of(frame)?).await?;
+                None
+            }
         })
     }
 
@@ -729,10 +774,17 @@ fn frame_request_id(frame: &ClientFrame) -> Option<String> {
         | ClientFrame::CallAccept { request_id, .. }
         | ClientFrame::CallDecline { request_id, .. }
         | ClientFrame::CallHangup { request_id, .. }
+        | ClientFrame::MeetingJoin { request_id, .. }
+        | ClientFrame::MeetingLeave { request_id }
         | ClientFrame::Ping { request_id } => request_id.clone(),
         ClientFrame::Typing { .. }
         | ClientFrame::MarkDelivered { .. }
-        | ClientFrame::CallSignal { .. } => None,
+        | ClientFrame::CallSignal { .. }
+        | ClientFrame::MeetingPublish { .. }
+        | ClientFrame::MeetingSubscribeAnswer { .. }
+        | ClientFrame::MeetingView { .. }
+        | ClientFrame::MeetingState { .. }
+        | ClientFrame::MeetingReaction { .. } => None,
     }
 }
 

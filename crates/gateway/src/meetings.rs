@@ -1,0 +1,272 @@
+//! Meeting media: a WebSocket connection's seat in its meeting's SFU room.
+//!
+//! The gateway checks membership, joins the room on the SFU, relays the browser's
+//! negotiation to it, and forwards the room's news (roster, speakers, reactions, re-offers)
+//! to the connection. The browser never talks to the SFU except over media.
+
+use convene_proto::{
+    ClientFrame, MeetingParticipantView, MeetingSourceKindView, MeetingSourceView,
+    MeetingStreamView, ServerFrame,
+};
+use convene_sfu::{
+    JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionCommands,
+    SessionEvent, SfuSession,
+};
+use convene_store::{ConversationKind, User};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::chat::envelope::{Outbound, Route};
+use crate::chat::hub::ConnectionCommand;
+use crate::chat::operations::require_member;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// SDP of a publish offer with three simulcast layers and a screen share stays well under
+/// this; it leaves room for the rest of the frame within `MAX_CLIENT_FRAME_BYTES`.
+pub const MAX_SDP_BYTES: usize = 30_000;
+const MAX_SOURCES: usize = 8;
+
+/// The connection's presence in one meeting; leaving (or dropping it) leaves the room.
+pub struct ActiveMeeting {
+    pub conversation_id: Uuid,
+    pub session_id: Uuid,
+    commands: SessionCommands,
+    forwarder: JoinHandle<()>,
+}
+
+impl Drop for ActiveMeeting {
+    fn drop(&mut self) {
+        // The forwarder owns the SFU session: aborting it drops the session, which leaves.
+        self.forwarder.abort();
+    }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "meeting_unavailable",
+        "No media server is available for meetings right now. Try again shortly.",
+    )
+}
+
+pub fn not_in_meeting() -> ApiError {
+    ApiError::bad_request("not_in_meeting", "Join the meeting first.")
+}
+
+pub async fn join(
+    state: &AppState,
+    user: &User,
+    conversation_id: Uuid,
+    request_id: Option<String>,
+    deliver: mpsc::Sender<ConnectionCommand>,
+) -> ApiResult<ActiveMeeting> {
+    let (conversation, _member) = require_member(state, conversation_id, user.id).await?;
+    if conversation.kind == ConversationKind::Direct {
+        return Err(ApiError::bad_request(
+            "not_a_meeting",
+            "A direct chat has calls, not meetings: call the contact instead.",
+        ));
+    }
+    let sfu = state.sfu.as_ref().ok_or_else(unavailable)?;
+    let session = sfu
+        .join(JoinRequest {
+            room: conversation_id.to_string(),
+            user_id: user.id,
+            display_name: user.display_name.clone(),
+        })
+        .await
+        .map_err(|error| match error {
+            convene_sfu::Error::Full(_) => ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "meeting_full",
+                "The media server is full. Try again shortly.",
+            ),
+            _ => unavailable(),
+        })?;
+    let session_id = session.id;
+    let commands = session.commands();
+    let joined = ServerFrame::MeetingJoined {
+        request_id,
+        conversation_id,
+        session_id,
+        max_sdp_bytes: MAX_SDP_BYTES as u32,
+    };
+    // Joined goes first, through the same queue as everything the room says afterwards.
+    let _ = deliver
+        .send(ConnectionCommand::Deliver(Outbound::new(Route::Ephemeral, &joined)))
+        .await;
+    let forwarder = tokio::spawn(forward_events(session, conversation_id, deliver));
+    Ok(ActiveMeeting {
+        conversation_id,
+        session_id,
+        commands,
+        forwarder,
+    })
+}
+
+async fn forward_events(
+    mut session: SfuSession,
+    conversation_id: Uuid,
+    deliver: mpsc::Sender<ConnectionCommand>,
+) {
+    while let Some(event) = session.events.recv().await {
+        let closed = matches!(event, SessionEvent::Closed { .. });
+        let frame = event_frame(conversation_id, event);
+        if deliver
+            .send(ConnectionCommand::Deliver(Outbound::new(Route::Ephemeral, &frame)))
+            .await
+            .is_err()
+            || closed
+        {
+            break;
+        }
+    }
+}
+
+fn source_kind_view(source: convene_sfu::driver::TrackSource) -> MeetingSourceKindView {
+    match source {
+        convene_sfu::driver::TrackSource::Microphone => MeetingSourceKindView::Microphone,
+        convene_sfu::driver::TrackSource::Camera => MeetingSourceKindView::Camera,
+        convene_sfu::driver::TrackSource::ScreenShare => MeetingSourceKindView::ScreenShare,
+    }
+}
+
+fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
+    match event {
+        SessionEvent::PublishAnswer { sdp } => ServerFrame::MeetingPublishAnswer { sdp },
+        SessionEvent::SubscribeOffer { sdp } => ServerFrame::MeetingSubscribeOffer { sdp },
+        SessionEvent::Roster(entries) => ServerFrame::MeetingRoster {
+            conversation_id,
+            participants: entries
+                .into_iter()
+                .map(|entry| MeetingParticipantView {
+                    session_id: entry.session_id,
+                    user_id: entry.user_id,
+                    display_name: entry.display_name,
+                    audio_muted: entry.state.audio_muted,
+                    video_muted: entry.state.video_muted,
+                    hand_raised: entry.state.hand_raised,
+                    streams: entry
+                        .streams
+                        .into_iter()
+                        .map(|stream| MeetingStreamView {
+                            stream_id: stream.stream_id,
+                            source: source_kind_view(stream.source),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+        SessionEvent::ActiveSpeakers { dominant, speaking } => ServerFrame::MeetingSpeakers {
+            conversation_id,
+            dominant,
+            speaking,
+        },
+        SessionEvent::Reaction { session_id, emoji } => ServerFrame::MeetingReaction {
+            conversation_id,
+            session_id,
+            emoji,
+        },
+        SessionEvent::Closed { reason } => ServerFrame::MeetingLeft {
+            conversation_id,
+            reason,
+        },
+    }
+}
+
+fn check_sdp(sdp: &str) -> ApiResult<()> {
+    if sdp.len() > MAX_SDP_BYTES {
+        return Err(ApiError::bad_request("sdp_too_large", "That session description is too large."));
+    }
+    if !sdp.starts_with("v=0") {
+        return Err(ApiError::bad_request("invalid_sdp", "That is not a session description."));
+    }
+    Ok(())
+}
+
+fn published_sources(sources: Vec<MeetingSourceView>) -> ApiResult<Vec<PublishedSource>> {
+    if sources.len() > MAX_SOURCES {
+        return Err(ApiError::bad_request("too_many_sources", "Publish at most 8 tracks."));
+    }
+    sources
+        .into_iter()
+        .map(|source| {
+            if source.mid.is_empty() || source.mid.len() > 16 || !(1..=3).contains(&source.layers) {
+                return Err(ApiError::bad_request(
+                    "invalid_source",
+                    "Each source needs its transceiver's mid and 1 to 3 layers.",
+                ));
+            }
+            Ok(PublishedSource {
+                mid: source.mid,
+                source: match source.source {
+                    MeetingSourceKindView::Microphone => convene_sfu::driver::TrackSource::Microphone,
+                    MeetingSourceKindView::Camera => convene_sfu::driver::TrackSource::Camera,
+                    MeetingSourceKindView::ScreenShare => convene_sfu::driver::TrackSource::ScreenShare,
+                },
+                layers: source.layers,
+            })
+        })
+        .collect()
+}
+
+fn check_emoji(emoji: &str) -> ApiResult<()> {
+    let n_chars = emoji.chars().count();
+    if n_chars == 0 || n_chars > 8 || emoji.chars().any(|c| c.is_ascii()) {
+        return Err(ApiError::bad_request("invalid_reaction", "A reaction is one emoji."));
+    }
+    Ok(())
+}
+
+/// Turns a meeting frame into the SFU command it asks for, after checking it.
+pub fn command_of(frame: ClientFrame) -> ApiResult<SessionCommand> {
+    Ok(match frame {
+        ClientFrame::MeetingPublish { sdp, sources } => {
+            check_sdp(&sdp)?;
+            SessionCommand::PublishOffer {
+                sdp,
+                sources: published_sources(sources)?,
+            }
+        }
+        ClientFrame::MeetingSubscribeAnswer { sdp } => {
+            check_sdp(&sdp)?;
+            SessionCommand::SubscribeAnswer { sdp }
+        }
+        ClientFrame::MeetingView {
+            stream_id,
+            visible,
+            max_layer,
+        } => {
+            if stream_id.len() > 64 || max_layer > 2 {
+                return Err(ApiError::bad_request("invalid_view", "Name a stream and a layer from 0 to 2."));
+            }
+            SessionCommand::Preference {
+                stream_id,
+                visible,
+                max_layer,
+            }
+        }
+        ClientFrame::MeetingState {
+            audio_muted,
+            video_muted,
+            hand_raised,
+        } => SessionCommand::State(ParticipantState {
+            audio_muted,
+            video_muted,
+            hand_raised,
+        }),
+        ClientFrame::MeetingReaction { emoji } => {
+            check_emoji(&emoji)?;
+            SessionCommand::Reaction { emoji }
+        }
+        _ => SessionCommand::Leave,
+    })
+}
+
+impl ActiveMeeting {
+    pub async fn send(&self, command: SessionCommand) -> ApiResult<()> {
+        self.commands.send(command).await.map_err(|_| unavailable())
+    }
+}
