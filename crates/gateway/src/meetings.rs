@@ -9,8 +9,8 @@ use convene_proto::{
     MeetingStreamView, ServerFrame,
 };
 use convene_sfu::{
-    JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionCommands,
-    SessionEvent, SfuSession,
+    JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionCommands, SessionEvent,
+    SfuSession,
 };
 use convene_store::{ConversationKind, User};
 use tokio::sync::mpsc;
@@ -95,7 +95,10 @@ pub async fn join(
     };
     // Joined goes first, through the same queue as everything the room says afterwards.
     let _ = deliver
-        .send(ConnectionCommand::Deliver(Outbound::new(Route::Ephemeral, &joined)))
+        .send(ConnectionCommand::Deliver(Outbound::new(
+            Route::Ephemeral,
+            &joined,
+        )))
         .await;
     let forwarder = tokio::spawn(forward_events(session, conversation_id, deliver));
     Ok(ActiveMeeting {
@@ -115,7 +118,10 @@ async fn forward_events(
         let closed = matches!(event, SessionEvent::Closed { .. });
         let frame = event_frame(conversation_id, event);
         if deliver
-            .send(ConnectionCommand::Deliver(Outbound::new(Route::Ephemeral, &frame)))
+            .send(ConnectionCommand::Deliver(Outbound::new(
+                Route::Ephemeral,
+                &frame,
+            )))
             .await
             .is_err()
             || closed
@@ -178,17 +184,26 @@ fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
 
 fn check_sdp(sdp: &str) -> ApiResult<()> {
     if sdp.len() > MAX_SDP_BYTES {
-        return Err(ApiError::bad_request("sdp_too_large", "That session description is too large."));
+        return Err(ApiError::bad_request(
+            "sdp_too_large",
+            "That session description is too large.",
+        ));
     }
     if !sdp.starts_with("v=0") {
-        return Err(ApiError::bad_request("invalid_sdp", "That is not a session description."));
+        return Err(ApiError::bad_request(
+            "invalid_sdp",
+            "That is not a session description.",
+        ));
     }
     Ok(())
 }
 
 fn published_sources(sources: Vec<MeetingSourceView>) -> ApiResult<Vec<PublishedSource>> {
     if sources.len() > MAX_SOURCES {
-        return Err(ApiError::bad_request("too_many_sources", "Publish at most 8 tracks."));
+        return Err(ApiError::bad_request(
+            "too_many_sources",
+            "Publish at most 8 tracks.",
+        ));
     }
     sources
         .into_iter()
@@ -202,9 +217,13 @@ fn published_sources(sources: Vec<MeetingSourceView>) -> ApiResult<Vec<Published
             Ok(PublishedSource {
                 mid: source.mid,
                 source: match source.source {
-                    MeetingSourceKindView::Microphone => convene_sfu::driver::TrackSource::Microphone,
+                    MeetingSourceKindView::Microphone => {
+                        convene_sfu::driver::TrackSource::Microphone
+                    }
                     MeetingSourceKindView::Camera => convene_sfu::driver::TrackSource::Camera,
-                    MeetingSourceKindView::ScreenShare => convene_sfu::driver::TrackSource::ScreenShare,
+                    MeetingSourceKindView::ScreenShare => {
+                        convene_sfu::driver::TrackSource::ScreenShare
+                    }
                 },
                 layers: source.layers,
             })
@@ -215,7 +234,10 @@ fn published_sources(sources: Vec<MeetingSourceView>) -> ApiResult<Vec<Published
 fn check_emoji(emoji: &str) -> ApiResult<()> {
     let n_chars = emoji.chars().count();
     if n_chars == 0 || n_chars > 8 || emoji.chars().any(|c| c.is_ascii()) {
-        return Err(ApiError::bad_request("invalid_reaction", "A reaction is one emoji."));
+        return Err(ApiError::bad_request(
+            "invalid_reaction",
+            "A reaction is one emoji.",
+        ));
     }
     Ok(())
 }
@@ -240,7 +262,10 @@ pub fn command_of(frame: ClientFrame) -> ApiResult<SessionCommand> {
             max_layer,
         } => {
             if stream_id.len() > 64 || max_layer > 2 {
-                return Err(ApiError::bad_request("invalid_view", "Name a stream and a layer from 0 to 2."));
+                return Err(ApiError::bad_request(
+                    "invalid_view",
+                    "Name a stream and a layer from 0 to 2.",
+                ));
             }
             SessionCommand::Preference {
                 stream_id,

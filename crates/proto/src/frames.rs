@@ -272,10 +272,14 @@ pub enum ServerFrame {
         /// Send this many bytes of SDP at most (the frame limit, with room to spare).
         max_sdp_bytes: u32,
     },
-    MeetingPublishAnswer { sdp: String },
+    MeetingPublishAnswer {
+        sdp: String,
+    },
     /// The SFU (re-)offers the other participants' tracks; answer with
     /// `meeting_subscribe_answer`.
-    MeetingSubscribeOffer { sdp: String },
+    MeetingSubscribeOffer {
+        sdp: String,
+    },
     /// Everyone in the meeting, in joining order, after any change.
     MeetingRoster {
         conversation_id: Uuid,

@@ -4,9 +4,9 @@ use ts_rs::{Config, TS};
 
 use crate::{
     CallKindView, CallSignalView, CallStateView, CallView, ClientFrame, ConversationKindView,
-    ConversationSummaryView, ConversationView, ErrorView, EventKindView, EventView, MemberRoleView,
+    ConversationSummaryView, ConversationView, ErrorView, EventKindView, EventView,
     MeetingParticipantView, MeetingSourceKindView, MeetingSourceView, MeetingStreamView,
-    MemberView, MessageView, ReactionView, ResumeCursor, ServerFrame,
+    MemberRoleView, MemberView, MessageView, ReactionView, ResumeCursor, ServerFrame,
 };
 
 /// Where the generated module is committed, relative to this crate.

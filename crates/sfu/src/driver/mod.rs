@@ -105,7 +105,9 @@ pub enum SessionCommand {
         sources: Vec<PublishedSource>,
     },
     /// The answer to the last `SubscribeOffer`.
-    SubscribeAnswer { sdp: String },
+    SubscribeAnswer {
+        sdp: String,
+    },
     /// How the browser shows another participant's camera or screen (`stream_id`).
     Preference {
         stream_id: String,
@@ -113,7 +115,9 @@ pub enum SessionCommand {
         max_layer: u8,
     },
     State(ParticipantState),
-    Reaction { emoji: String },
+    Reaction {
+        emoji: String,
+    },
     Leave,
 }
 
@@ -137,17 +141,26 @@ pub struct RosterEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
-    PublishAnswer { sdp: String },
-    SubscribeOffer { sdp: String },
+    PublishAnswer {
+        sdp: String,
+    },
+    SubscribeOffer {
+        sdp: String,
+    },
     /// Everyone in the room, in joining order, after any change.
     Roster(Vec<RosterEntry>),
     ActiveSpeakers {
         dominant: Option<Uuid>,
         speaking: Vec<Uuid>,
     },
-    Reaction { session_id: Uuid, emoji: String },
+    Reaction {
+        session_id: Uuid,
+        emoji: String,
+    },
     /// The session is over (media failed, the node is shutting down, removed).
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 impl SfuNode {

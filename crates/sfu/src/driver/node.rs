@@ -16,7 +16,9 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -208,7 +210,10 @@ impl Node {
             .peers
             .values_mut()
             .filter_map(|peer| peer.connection.poll_timeout());
-        let rooms = self.rooms.values().filter_map(|entry| entry.room.poll_timeout());
+        let rooms = self
+            .rooms
+            .values()
+            .filter_map(|entry| entry.room.poll_timeout());
         peers.chain(rooms).min()
     }
 
@@ -341,7 +346,12 @@ impl Node {
         }
     }
 
-    fn peer_event(&mut self, (session, role): PeerKey, event: RTCPeerConnectionEvent, now: Instant) {
+    fn peer_event(
+        &mut self,
+        (session, role): PeerKey,
+        event: RTCPeerConnectionEvent,
+        now: Instant,
+    ) {
         match event {
             RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
                 tracing::debug!(%session, ?role, %state, "peer connection state");
@@ -349,8 +359,17 @@ impl Node {
                     self.close_session(session, "the media connection failed", now);
                 }
             }
-            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) if role == Role::Publish => {
-                self.publisher_track_opened(session, init.receiver_id, &init.track_id, init.ssrc, init.rid.as_deref(), now);
+            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init))
+                if role == Role::Publish =>
+            {
+                self.publisher_track_opened(
+                    session,
+                    init.receiver_id,
+                    &init.track_id,
+                    init.ssrc,
+                    init.rid.as_deref(),
+                    now,
+                );
             }
             _ => {}
         }
@@ -366,7 +385,12 @@ impl Node {
         now: Instant,
     ) {
         let layer = rid.map(layer_of_rid).unwrap_or(0);
-        if let Some(track_id) = self.sessions.get(&session_id).and_then(|s| s.published.get(rtc_track_id)).copied() {
+        if let Some(track_id) = self
+            .sessions
+            .get(&session_id)
+            .and_then(|s| s.published.get(rtc_track_id))
+            .copied()
+        {
             // Another simulcast layer of a track already published.
             if let Some(track) = self.tracks.get_mut(&track_id) {
                 track.layer_ssrcs[usize::from(layer)] = Some(ssrc);
@@ -404,7 +428,9 @@ impl Node {
             MediaKind::Audio => TrackSource::Microphone,
             MediaKind::Video => TrackSource::Camera,
         });
-        let n_layers = declared.map(|source| source.layers.clamp(1, 3)).unwrap_or(1);
+        let n_layers = declared
+            .map(|source| source.layers.clamp(1, 3))
+            .unwrap_or(1);
         let track_id = TrackId(self.next_id);
         self.next_id += 1;
         session.published.insert(rtc_track_id.to_owned(), track_id);
@@ -470,7 +496,8 @@ impl Node {
                     layer,
                     sequence_number: packet.header.sequence_number,
                     timestamp: packet.header.timestamp,
-                    keyframe: track.kind == MediaKind::Video && vp8_starts_keyframe(&packet.payload),
+                    keyframe: track.kind == MediaKind::Video
+                        && vp8_starts_keyframe(&packet.payload),
                     audio_level: track
                         .audio_level_extension_id
                         .and_then(|id| packet.header.get_extension(id))
@@ -512,7 +539,9 @@ impl Node {
                                 now,
                             );
                         }
-                    } else if let Some(remb) = packet.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                    } else if let Some(remb) =
+                        packet.downcast_ref::<ReceiverEstimatedMaximumBitrate>()
+                    {
                         self.room_input(
                             &room,
                             RoomInput::Bandwidth {
@@ -528,11 +557,21 @@ impl Node {
         }
     }
 
-    fn forward(&mut self, room_name: &str, incoming: IncomingRtp, packet: rtc::rtp::Packet, now: Instant) {
+    fn forward(
+        &mut self,
+        room_name: &str,
+        incoming: IncomingRtp,
+        packet: rtc::rtp::Packet,
+        now: Instant,
+    ) {
         let Some(entry) = self.rooms.get_mut(room_name) else {
             return;
         };
-        if entry.room.handle_input(RoomInput::Rtp(incoming), now).is_err() {
+        if entry
+            .room
+            .handle_input(RoomInput::Rtp(incoming), now)
+            .is_err()
+        {
             return;
         }
         let outputs: Vec<RoomOutput> = std::iter::from_fn(|| entry.room.poll_output()).collect();
@@ -544,7 +583,8 @@ impl Node {
                     track,
                     header,
                 } => {
-                    let Some(session_id) = self.session_of_participant.get(&subscriber).copied() else {
+                    let Some(session_id) = self.session_of_participant.get(&subscriber).copied()
+                    else {
                         continue;
                     };
                     let Some(binding) = self
@@ -621,7 +661,8 @@ impl Node {
                 let Some(publisher_track) = self.tracks.get(&track) else {
                     return;
                 };
-                let Some(media_ssrc) = publisher_track.layer_ssrcs[usize::from(layer.min(2))] else {
+                let Some(media_ssrc) = publisher_track.layer_ssrcs[usize::from(layer.min(2))]
+                else {
                     return;
                 };
                 let key = (publisher_track.session, Role::Publish);
@@ -640,7 +681,9 @@ impl Node {
                 }
             }
             RoomOutput::ActiveSpeakers(active) => {
-                let to_session = |participant: ParticipantId| self.session_of_participant.get(&participant).copied();
+                let to_session = |participant: ParticipantId| {
+                    self.session_of_participant.get(&participant).copied()
+                };
                 let event = SessionEvent::ActiveSpeakers {
                     dominant: active.dominant.and_then(to_session),
                     speaking: active.speaking.into_iter().filter_map(to_session).collect(),
@@ -649,7 +692,9 @@ impl Node {
             }
             RoomOutput::Closed => {
                 self.rooms.remove(room_name);
-                self.load.rooms.store(self.rooms.len() as u64, Ordering::Relaxed);
+                self.load
+                    .rooms
+                    .store(self.rooms.len() as u64, Ordering::Relaxed);
                 tracing::info!(room = room_name, "room closed");
             }
         }
@@ -667,7 +712,14 @@ impl Node {
             MediaKind::Video => (vp8(), RtpCodecKind::Video),
         };
         let stream = track.stream_id();
-        let label = format!("{stream}~{}", if kind == RtpCodecKind::Audio { "audio" } else { "video" });
+        let label = format!(
+            "{stream}~{}",
+            if kind == RtpCodecKind::Audio {
+                "audio"
+            } else {
+                "video"
+            }
+        );
         let ssrc = rand::random::<u32>();
         let media_track = MediaStreamTrack::new(
             stream,
@@ -717,7 +769,8 @@ impl Node {
         let connection = new_peer_connection(&ufrag, &password, self.media_addr, now)
             .map_err(|error| Error::WebRtc(error.to_string()))?;
         self.by_ufrag.insert(ufrag.clone(), (session, role));
-        self.peers.insert((session, role), Peer { connection, ufrag });
+        self.peers
+            .insert((session, role), Peer { connection, ufrag });
         Ok(())
     }
 
@@ -741,7 +794,9 @@ impl Node {
         if let Some(session) = self.sessions.get_mut(&session_id) {
             session.awaiting_subscribe_answer = true;
             session.subscribe_renegotiation_needed = false;
-            let _ = session.events.try_send(SessionEvent::SubscribeOffer { sdp });
+            let _ = session
+                .events
+                .try_send(SessionEvent::SubscribeOffer { sdp });
         }
     }
 
@@ -807,15 +862,24 @@ impl Node {
             })
             .sessions
             .push(session_id);
-        self.load.rooms.store(self.rooms.len() as u64, Ordering::Relaxed);
-        self.load.participants.store(self.sessions.len() as u64, Ordering::Relaxed);
+        self.load
+            .rooms
+            .store(self.rooms.len() as u64, Ordering::Relaxed);
+        self.load
+            .participants
+            .store(self.sessions.len() as u64, Ordering::Relaxed);
         self.room_input(&request.room, RoomInput::Join(participant), now);
         self.broadcast_roster(&request.room);
         tracing::info!(room = request.room, session = %session_id, "participant joined");
         Ok(session_id)
     }
 
-    fn session_command(&mut self, session_id: Uuid, command: SessionCommand, now: Instant) -> crate::Result<()> {
+    fn session_command(
+        &mut self,
+        session_id: Uuid,
+        command: SessionCommand,
+        now: Instant,
+    ) -> crate::Result<()> {
         if !self.sessions.contains_key(&session_id) {
             return Err(Error::UnknownSession);
         }
@@ -837,9 +901,13 @@ impl Node {
                     .get_mut(&(session_id, Role::Publish))
                     .ok_or(Error::UnknownSession)?;
                 let offer = RTCSessionDescription::offer(sdp).map_err(webrtc)?;
-                peer.connection.set_remote_description(now, offer).map_err(webrtc)?;
+                peer.connection
+                    .set_remote_description(now, offer)
+                    .map_err(webrtc)?;
                 let answer = peer.connection.create_answer(None).map_err(webrtc)?;
-                peer.connection.set_local_description(now, answer).map_err(webrtc)?;
+                peer.connection
+                    .set_local_description(now, answer)
+                    .map_err(webrtc)?;
                 let sdp = peer
                     .connection
                     .local_description()
@@ -856,7 +924,9 @@ impl Node {
                     .get_mut(&(session_id, Role::Subscribe))
                     .ok_or(Error::UnknownSession)?;
                 let answer = RTCSessionDescription::answer(sdp).map_err(webrtc)?;
-                peer.connection.set_remote_description(now, answer).map_err(webrtc)?;
+                peer.connection
+                    .set_remote_description(now, answer)
+                    .map_err(webrtc)?;
                 let Some(session) = self.sessions.get_mut(&session_id) else {
                     return Ok(());
                 };
@@ -877,7 +947,14 @@ impl Node {
                 let tracks: Vec<TrackId> = session.bindings.keys().copied().collect();
                 self.mark_dirty((session_id, Role::Subscribe));
                 for track in tracks {
-                    self.room_input(&room, RoomInput::KeyframeRequest { subscriber: participant, track }, now);
+                    self.room_input(
+                        &room,
+                        RoomInput::KeyframeRequest {
+                            subscriber: participant,
+                            track,
+                        },
+                        now,
+                    );
                 }
             }
             SessionCommand::Preference {
@@ -893,7 +970,9 @@ impl Node {
                 let tracks: Vec<TrackId> = self
                     .tracks
                     .iter()
-                    .filter(|(_, track)| track.kind == MediaKind::Video && track.stream_id() == wanted_stream)
+                    .filter(|(_, track)| {
+                        track.kind == MediaKind::Video && track.stream_id() == wanted_stream
+                    })
                     .map(|(id, _)| *id)
                     .collect();
                 for track in tracks {
@@ -988,7 +1067,9 @@ impl Node {
         // Leaving unpublishes this participant's tracks for everyone else.
         self.room_input(&session.room, RoomInput::Leave(session.participant), now);
         self.session_of_participant.remove(&session.participant);
-        self.load.participants.store(self.sessions.len() as u64, Ordering::Relaxed);
+        self.load
+            .participants
+            .store(self.sessions.len() as u64, Ordering::Relaxed);
         self.broadcast_roster(&session.room);
         tracing::info!(room = session.room, session = %session_id, reason, "participant left");
     }

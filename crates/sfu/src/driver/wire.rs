@@ -65,8 +65,12 @@ mod tests {
         // Not the start of the frame.
         assert!(!vp8_starts_keyframe(&[0x00, 0x00]));
         // X=1; I=1 with a 15-bit PictureID, L=1, T=1; then P=0.
-        assert!(vp8_starts_keyframe(&[0x90, 0xe0, 0x81, 0x23, 0x05, 0x20, 0x9d]));
-        assert!(!vp8_starts_keyframe(&[0x90, 0xe0, 0x81, 0x23, 0x05, 0x20, 0x9f]));
+        assert!(vp8_starts_keyframe(&[
+            0x90, 0xe0, 0x81, 0x23, 0x05, 0x20, 0x10
+        ]));
+        assert!(!vp8_starts_keyframe(&[
+            0x90, 0xe0, 0x81, 0x23, 0x05, 0x20, 0x11
+        ]));
         // Truncated.
         assert!(!vp8_starts_keyframe(&[0x90, 0xe0, 0x81]));
         assert!(!vp8_starts_keyframe(&[]));

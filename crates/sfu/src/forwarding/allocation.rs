@@ -2,8 +2,9 @@
 //!
 //! The subscriber's downlink estimate is a budget spent in priority order: screen shares
 //! first (text must stay readable), then the dominant speaker, then everyone else. Each
-//! track gets the highest layer that its tile can use and the remaining budget can pay
-//! for; a track nothing fits is paused rather than allowed to congest the link for all.
+//! track gets the highest layer being sent that its tile can use and the remaining budget
+//! can pay for; a track nothing fits is paused rather than allowed to congest the link for
+//! all. A track not measured yet starts on its lowest layer.
 
 use super::{LayerIndex, TrackId, TrackSource, ViewPreference};
 
@@ -47,12 +48,23 @@ pub(crate) fn choose_layers(
         if !candidate.preference.visible || candidate.layer_bitrates.is_empty() {
             continue;
         }
-        let highest_useful =
-            usize::from(candidate.preference.max_layer).min(candidate.layer_bitrates.len() - 1);
-        let affordable = (0..=highest_useful)
+        // A layer with no measured bitrate is not being sent (the publisher's encoder drops
+        // layers its resolution or uplink cannot carry), so it is never a target.
+        let active: Vec<usize> = (0..candidate.layer_bitrates.len())
+            .filter(|&layer_idx| candidate.layer_bitrates[layer_idx] > 0)
+            .collect();
+        let Some(&lowest_active) = active.first() else {
+            // Nothing measured yet (a new track): start low and move up once measured.
+            chosen[candidate_idx] = Some(0);
+            continue;
+        };
+        let max_layer = usize::from(candidate.preference.max_layer).max(lowest_active);
+        let affordable = active
+            .iter()
             .rev()
-            .find(|&layer_idx| candidate.layer_bitrates[layer_idx] <= remaining);
-        if let Some(layer_idx) = affordable {
+            .filter(|&&layer_idx| layer_idx <= max_layer)
+            .find(|&&layer_idx| candidate.layer_bitrates[layer_idx] <= remaining);
+        if let Some(&layer_idx) = affordable {
             remaining -= candidate.layer_bitrates[layer_idx];
             chosen[candidate_idx] = Some(layer_idx as LayerIndex);
         }

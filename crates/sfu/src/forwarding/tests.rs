@@ -678,3 +678,27 @@ fn the_dominant_speaker_gets_bandwidth_before_other_cameras() {
         "{outputs:?}"
     );
 }
+
+#[test]
+fn a_layer_the_publisher_does_not_send_is_never_chosen() {
+    // A 640×360 camera: Chromium sends only the quarter and half layers.
+    let mut clock = Clock(Instant::now());
+    let mut room = room_with(&[ALICE, BOB], &clock);
+    room.handle_input(RoomInput::Publish(camera(10, ALICE, 3)), clock.now())
+        .unwrap();
+    let outputs = drain(&mut room);
+    assert_eq!(
+        layer_changes(&outputs),
+        vec![Some(0)],
+        "unmeasured: start on the lowest layer"
+    );
+    for (layer, bytes) in [(0, 4_000), (1, 15_000)] {
+        let mut packet = video(10, layer, 1, false);
+        packet.size = bytes;
+        room.handle_input(RoomInput::Rtp(packet), clock.now())
+            .unwrap();
+    }
+    clock.advance(room::ANALYSIS_INTERVAL);
+    room.handle_input(RoomInput::Timeout, clock.now()).unwrap();
+    assert_eq!(layer_changes(&drain(&mut room)), vec![Some(1)]);
+}
