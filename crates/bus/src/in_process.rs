@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::registry::{PlacementPolicy, SfuNodeRecord, choose_node};
 use crate::{Bus, BusSignal, PodId, Result, WentOffline};
 
 /// The bus of a single `convene serve` process: every connection is local, so there is
@@ -31,6 +32,9 @@ struct State {
     /// Kept so that the receiver stays open (and silent) until `close`.
     signal_tx: Option<mpsc::Sender<BusSignal>>,
     signal_rx: Option<mpsc::Receiver<BusSignal>>,
+    sfu_nodes: HashMap<Uuid, SfuNodeRecord>,
+    /// Room → the node it is claimed on.
+    sfu_claims: HashMap<String, Uuid>,
 }
 
 impl InProcessBus {
@@ -45,6 +49,8 @@ impl InProcessBus {
             connections: HashMap::new(),
             signal_tx: Some(signal_tx),
             signal_rx: Some(signal_rx),
+            sfu_nodes: HashMap::new(),
+            sfu_claims: HashMap::new(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -154,5 +160,66 @@ impl Bus for InProcessBus {
         let mut state = self.state();
         state.connections.clear();
         state.signal_tx = None;
+    }
+
+    async fn sfu_heartbeat(&self, node: &SfuNodeRecord) -> Result<()> {
+        self.state().sfu_nodes.insert(node.id, node.clone());
+        Ok(())
+    }
+
+    async fn sfu_deregister(&self, node_id: Uuid) -> Result<()> {
+        self.state().sfu_nodes.remove(&node_id);
+        Ok(())
+    }
+
+    async fn sfu_nodes(&self, now: DateTime<Utc>) -> Result<Vec<(SfuNodeRecord, u64)>> {
+        Ok(self.state().alive_nodes(now))
+    }
+
+    async fn sfu_claim_room(
+        &self,
+        room: &str,
+        policy: PlacementPolicy,
+        exclude: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<Option<SfuNodeRecord>> {
+        let mut state = self.state();
+        let nodes = state.alive_nodes(now);
+        if let Some(claimed) = state.sfu_claims.get(room)
+            && !exclude.contains(claimed)
+            && let Some((node, _)) = nodes.iter().find(|(node, _)| node.id == *claimed)
+        {
+            return Ok(Some(node.clone()));
+        }
+        let chosen = choose_node(&nodes, policy, exclude, now).cloned();
+        if let Some(node) = &chosen {
+            state.sfu_claims.insert(room.to_owned(), node.id);
+        }
+        Ok(chosen)
+    }
+
+    async fn sfu_release_room(&self, room: &str, node_id: Uuid) -> Result<()> {
+        let mut state = self.state();
+        if state.sfu_claims.get(room) == Some(&node_id) {
+            state.sfu_claims.remove(room);
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    fn alive_nodes(&self, now: DateTime<Utc>) -> Vec<(SfuNodeRecord, u64)> {
+        self.sfu_nodes
+            .values()
+            .filter(|node| node.is_alive(now))
+            .map(|node| {
+                let claimed = self
+                    .sfu_claims
+                    .values()
+                    .filter(|id| **id == node.id)
+                    .count();
+                (node.clone(), claimed as u64)
+            })
+            .collect()
     }
 }

@@ -1,6 +1,6 @@
 //! The bus: what gateway pods share that is not durable: live fan-out of events to the pods
 //! where a user is connected, presence (who is online, with heartbeats that expire when a pod
-//! dies) and, later, the SFU registry.
+//! dies) and the SFU registry (which media node hosts which room).
 //!
 //! Two implementations of one trait: [`InProcessBus`] for the single-process embedded
 //! default, and [`RedisBus`] (fred) for several gateway pods. Only the binaries' wiring
@@ -11,9 +11,11 @@
 
 mod in_process;
 mod redis;
+pub mod registry;
 
 pub use in_process::InProcessBus;
 pub use redis::{RedisBus, RedisBusOptions};
+pub use registry::{NodeState, PlacementPolicy, SfuNodeRecord, choose_node};
 
 use std::{sync::Arc, time::Duration};
 
@@ -107,4 +109,24 @@ pub trait Bus: Send + Sync + 'static {
     async fn sweep_dead_pods(&self, now: DateTime<Utc>) -> Result<Vec<WentOffline>>;
     /// Closes connections; called once at shutdown (this pod's presence is removed).
     async fn close(&self);
+
+    /// Publishes (or refreshes) an SFU node's record; called by the node every
+    /// [`HEARTBEAT_INTERVAL`].
+    async fn sfu_heartbeat(&self, node: &SfuNodeRecord) -> Result<()>;
+    /// Removes a node's record (a clean shutdown); its rooms are placed again when claimed.
+    async fn sfu_deregister(&self, node_id: Uuid) -> Result<()>;
+    /// Every registered node that is alive at `now`, with the rooms claimed on it.
+    async fn sfu_nodes(&self, now: DateTime<Utc>) -> Result<Vec<(SfuNodeRecord, u64)>>;
+    /// The node hosting `room`: the live node it is claimed on, or a node chosen by `policy`
+    /// (never one in `exclude`) and claimed atomically, so that every gateway puts the
+    /// room's participants on the same node. `None` when no node can take it.
+    async fn sfu_claim_room(
+        &self,
+        room: &str,
+        policy: PlacementPolicy,
+        exclude: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<Option<SfuNodeRecord>>;
+    /// The room closed on `node_id`: forget its claim (if it is still that node's).
+    async fn sfu_release_room(&self, room: &str, node_id: Uuid) -> Result<()>;
 }

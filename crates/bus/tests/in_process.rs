@@ -2,6 +2,8 @@
 
 #[path = "support/presence.rs"]
 mod presence;
+#[path = "support/registry.rs"]
+mod registry;
 
 use std::{sync::Arc, time::Duration};
 
@@ -54,4 +56,11 @@ async fn close_forgets_presence() -> anyhow::Result<()> {
     bus.close().await;
     assert!(bus.online_users(&[user_id], now).await?.is_empty());
     Ok(())
+}
+
+#[tokio::test]
+async fn sfu_rooms_are_spread_claimed_once_and_replaced_when_their_node_dies() -> anyhow::Result<()>
+{
+    let bus = InProcessBus::new();
+    registry::rooms_are_spread_claimed_once_and_replaced_when_their_node_dies(&[&bus]).await
 }

@@ -451,3 +451,18 @@ async fn unavailable_redis_fails_fast() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn sfu_rooms_are_spread_claimed_once_and_replaced_when_their_node_dies() -> anyhow::Result<()>
+{
+    let (url, prefix) = (redis_url(), random_prefix());
+    let pod_a = connected_bus(&url, options(&prefix)).await?;
+    let pod_b = connected_bus(&url, options(&prefix)).await?;
+    support::registry::rooms_are_spread_claimed_once_and_replaced_when_their_node_dies(&[
+        &pod_a, &pod_b,
+    ])
+    .await?;
+    pod_a.close().await;
+    pod_b.close().await;
+    delete_keys(&url, &prefix).await
+}

@@ -62,6 +62,21 @@ impl Keys {
         &self.pod_prefix
     }
 
+    /// Hash of SFU node id → its JSON record.
+    pub(super) fn sfu_nodes(&self) -> String {
+        format!("{}sfu:nodes", self.prefix)
+    }
+
+    /// Hash of SFU node id → rooms claimed on it.
+    pub(super) fn sfu_claimed(&self) -> String {
+        format!("{}sfu:claimed", self.prefix)
+    }
+
+    /// The node id a room is claimed on.
+    pub(super) fn sfu_claim(&self, room: &str) -> String {
+        format!("{}sfu:room:{room}", self.prefix)
+    }
+
     /// Set of every pod id that registered and was not swept yet.
     pub(super) fn pods(&self) -> String {
         format!("{}pods", self.prefix)

@@ -7,7 +7,7 @@ mod scripts;
 mod signals;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::{
     clients::{Client, SubscriberClient},
-    interfaces::{ClientLike, EventInterface, PubsubInterface},
+    interfaces::{ClientLike, EventInterface, HashesInterface, KeysInterface, PubsubInterface},
     prelude::{Builder, Config, ReconnectPolicy},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -27,7 +27,13 @@ use self::{
     scripts::Scripts,
     signals::{Forwarder, Resubscriber, WantedUsers},
 };
+use crate::registry::{PlacementPolicy, SfuNodeRecord, choose_node};
 use crate::{Bus, BusSignal, Error, HEARTBEAT_INTERVAL, PodId, Result, WentOffline};
+
+/// A node record this much older than its TTL is deleted by whoever reads it.
+const DEAD_NODE_RECORD_RETENTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+/// Claim attempts before giving up when other gateways keep changing the same room's claim.
+const CLAIM_ATTEMPTS: usize = 5;
 
 /// A command fails after this long while Redis is away, rather than queueing.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -427,5 +433,105 @@ impl Bus for RedisBus {
         if let Err(error) = self.client.quit().await {
             tracing::debug!(%error, "closing the redis connection failed");
         }
+    }
+
+    async fn sfu_heartbeat(&self, node: &SfuNodeRecord) -> Result<()> {
+        let json = serde_json::to_string(node).unwrap_or_default();
+        self.client
+            .hset::<(), _, _>(self.keys.sfu_nodes(), (node.id.to_string(), json))
+            .await
+            .map_err(Error::Unavailable)
+    }
+
+    async fn sfu_deregister(&self, node_id: Uuid) -> Result<()> {
+        self.client
+            .hdel::<(), _, _>(self.keys.sfu_nodes(), node_id.to_string())
+            .await
+            .map_err(Error::Unavailable)
+    }
+
+    async fn sfu_nodes(&self, now: DateTime<Utc>) -> Result<Vec<(SfuNodeRecord, u64)>> {
+        let records: HashMap<String, String> = self
+            .client
+            .hgetall(self.keys.sfu_nodes())
+            .await
+            .map_err(Error::Unavailable)?;
+        let claimed: HashMap<String, i64> = self
+            .client
+            .hgetall(self.keys.sfu_claimed())
+            .await
+            .map_err(Error::Unavailable)?;
+        let mut alive = Vec::new();
+        for (id, json) in records {
+            let Ok(node) = serde_json::from_str::<SfuNodeRecord>(&json) else {
+                continue;
+            };
+            if node.is_alive(now) {
+                let claimed_rooms = claimed.get(&id).copied().unwrap_or(0).max(0) as u64;
+                alive.push((node, claimed_rooms));
+            } else if now - node.heartbeat_at
+                > crate::registry::NODE_TTL + DEAD_NODE_RECORD_RETENTION
+            {
+                let _ = self
+                    .client
+                    .hdel::<(), _, _>(self.keys.sfu_nodes(), &id)
+                    .await;
+                let _ = self
+                    .client
+                    .hdel::<(), _, _>(self.keys.sfu_claimed(), &id)
+                    .await;
+            }
+        }
+        alive.sort_by_key(|(node, _)| node.id);
+        Ok(alive)
+    }
+
+    async fn sfu_claim_room(
+        &self,
+        room: &str,
+        policy: PlacementPolicy,
+        exclude: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<Option<SfuNodeRecord>> {
+        let claim_key = self.keys.sfu_claim(room);
+        for _ in 0..CLAIM_ATTEMPTS {
+            let current: Option<String> = self
+                .client
+                .get(&claim_key)
+                .await
+                .map_err(Error::Unavailable)?;
+            let nodes = self.sfu_nodes(now).await?;
+            if let Some(current) = &current
+                && let Some((node, _)) = nodes.iter().find(|(node, _)| {
+                    node.id.to_string() == *current && !exclude.contains(&node.id)
+                })
+            {
+                return Ok(Some(node.clone()));
+            }
+            let Some(chosen) = choose_node(&nodes, policy, exclude, now) else {
+                return Ok(None);
+            };
+            let keys = vec![claim_key.clone(), self.keys.sfu_claimed()];
+            let args = vec![current.unwrap_or_default(), chosen.id.to_string()];
+            let moved: i64 = self
+                .run_script(&self.scripts.sfu_claim_room, keys, args)
+                .await?;
+            if moved == 1 {
+                return Ok(Some(chosen.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn sfu_release_room(&self, room: &str, node_id: Uuid) -> Result<()> {
+        let keys = vec![self.keys.sfu_claim(room), self.keys.sfu_claimed()];
+        let _: i64 = self
+            .run_script(
+                &self.scripts.sfu_release_room,
+                keys,
+                vec![node_id.to_string()],
+            )
+            .await?;
+        Ok(())
     }
 }

@@ -174,6 +174,28 @@ return 0
 ";
 
 /// A script run with `EVALSHA`, loaded again when Redis does not know it (after a restart).
+/// Moves a room's claim from the node the caller saw (ARGV[1], '' = none) to ARGV[2],
+/// keeping per-node claim counts; 0 when another gateway changed the claim first.
+/// KEYS: claim, claimed-counts hash.
+pub(super) const SFU_CLAIM_ROOM: &str = r"
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if current ~= '' then
+  if redis.call('HINCRBY', KEYS[2], current, -1) <= 0 then redis.call('HDEL', KEYS[2], current) end
+end
+return 1
+";
+
+/// Forgets a room's claim if it is still on ARGV[1]. KEYS: claim, claimed-counts hash.
+pub(super) const SFU_RELEASE_ROOM: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
+return 1
+";
+
 pub(super) struct Script {
     lua: &'static str,
     sha1: String,
@@ -216,6 +238,8 @@ pub(super) struct Scripts {
     pub(super) claim_dead_pods: Script,
     pub(super) sweep_pod: Script,
     pub(super) pod_closed: Script,
+    pub(super) sfu_claim_room: Script,
+    pub(super) sfu_release_room: Script,
 }
 
 impl Scripts {
@@ -228,6 +252,8 @@ impl Scripts {
             claim_dead_pods: Script::new(CLAIM_DEAD_PODS),
             sweep_pod: Script::new(SWEEP_POD),
             pod_closed: Script::new(POD_CLOSED),
+            sfu_claim_room: Script::new(SFU_CLAIM_ROOM),
+            sfu_release_room: Script::new(SFU_RELEASE_ROOM),
         }
     }
 }

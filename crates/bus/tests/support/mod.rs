@@ -2,6 +2,7 @@
 //! Redis, a throwaway `redis-server` for fault tests, and waiting for signals.
 
 pub mod presence;
+pub mod registry;
 
 use std::{
     net::{TcpListener, TcpStream},
