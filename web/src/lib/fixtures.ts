@@ -1,5 +1,5 @@
 // Builders for tests: real wire shapes with defaults, overridden per test.
-import type { ConversationSummaryView, EventKindView, EventView, MessageView } from "@proto";
+import type { ConversationSummaryView, EventKindView, EventView, MeetingParticipantView, MessageView } from "@proto";
 
 export const ME = "00000000-0000-7000-8000-00000000000a";
 export const BOB = "00000000-0000-7000-8000-00000000000b";
@@ -65,4 +65,18 @@ export function event(seq: number, change: EventKindView, actor = BOB, conversat
 export function created(seq: number, overrides: Partial<MessageView> = {}): EventView {
   const m = message(seq, overrides);
   return event(seq, { kind: "message_created", message: m }, m.sender_id);
+}
+
+/** A meeting participant publishing a camera (stream id = session id), unmuted. */
+export function participant(sessionId: string, overrides: Partial<MeetingParticipantView> = {}): MeetingParticipantView {
+  return {
+    session_id: sessionId,
+    user_id: `user-${sessionId.slice(-2)}`,
+    display_name: `Person ${sessionId.slice(-2)}`,
+    audio_muted: false,
+    video_muted: false,
+    hand_raised: false,
+    streams: [{ stream_id: sessionId, source: "camera" }],
+    ...overrides,
+  };
 }

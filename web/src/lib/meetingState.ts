@@ -1,0 +1,376 @@
+// Group meetings as this tab sees them: a pure reducer over the server's meeting frames
+// (`meeting_joined`, `meeting_roster`, `meeting_speakers`, `meeting_reaction`,
+// `meeting_left`), the socket's ups and downs, and the user's actions (open the lobby, join
+// with the microphone or camera off, mute, raise a hand, react, leave), with the effects to
+// carry out. The SFU owns the meeting; this only follows it. No DOM, no WebRTC: the driver
+// is meetingClient.ts, the layout is meetingLayout.ts.
+import type { MeetingParticipantView } from "@proto";
+import { type Quality, qualityOf } from "./callState";
+
+/** How long a reaction floats over its sender's tile. */
+export const REACTION_MS = 4_000;
+/** At most this many reactions on screen at once (a burst of 👏 drops the oldest). */
+export const MAX_REACTIONS = 40;
+
+export type MeetingPhase =
+  | { kind: "idle" }
+  /** Choosing devices before joining (camera preview, microphone meter). */
+  | { kind: "lobby"; conversationId: string }
+  /** `meeting_join` sent; `rejoin` after a lost connection (the stage stays up). */
+  | { kind: "joining"; conversationId: string; rejoin: boolean }
+  | { kind: "in_meeting"; conversationId: string; sessionId: string; joinedAt: number }
+  /** The socket is away (the server dropped our seat): join again once it is back. */
+  | { kind: "reconnecting"; conversationId: string }
+  /** Out of the meeting: by choice (`reason` "left") or not (the server's reason, an error). */
+  | { kind: "left"; conversationId: string; reason: string; byUser: boolean };
+
+/** What this tab sends, as the others see it in the roster. */
+export interface LocalState {
+  audioMuted: boolean;
+  videoMuted: boolean;
+  handRaised: boolean;
+  /** Presenting a screen (a stream of its own, not part of `meeting_state`). */
+  sharing: boolean;
+}
+
+export interface Reaction {
+  id: number;
+  sessionId: string;
+  emoji: string;
+  at: number;
+}
+
+export type LayoutChoice = "grid" | "speaker";
+
+export interface Speakers {
+  dominant: string | null;
+  speaking: string[];
+}
+
+export interface MeetingState {
+  phase: MeetingPhase;
+  roster: MeetingParticipantView[];
+  speakers: Speakers;
+  reactions: Reaction[];
+  nextReactionId: number;
+  local: LocalState;
+  layout: LayoutChoice;
+  /** A tile the user pinned large (its key: a session id, or `<session id>~screen`). */
+  pinned: string | null;
+  /** Zero-based page of the grid (or of the strip beside the large tile). */
+  page: number;
+  /** The user's cap on tiles per page (the screen may fit fewer). */
+  maxTiles: number;
+}
+
+export type MeetingAction =
+  | { type: "open_lobby"; conversationId: string }
+  | { type: "close_lobby" }
+  | { type: "join"; online: boolean }
+  | { type: "joined"; conversationId: string; sessionId: string; now: number }
+  | { type: "join_failed"; message: string }
+  | { type: "roster"; conversationId: string; participants: MeetingParticipantView[] }
+  | { type: "speakers"; conversationId: string; dominant: string | null; speaking: string[] }
+  | { type: "reaction"; conversationId: string; sessionId: string; emoji: string; now: number }
+  | { type: "tick"; now: number }
+  | { type: "left"; conversationId: string; reason: string }
+  | { type: "leave" }
+  | { type: "socket_down" }
+  | { type: "socket_online" }
+  /** A peer connection failed for good: take a fresh seat. */
+  | { type: "media_failed" }
+  | { type: "set_audio_muted"; muted: boolean }
+  | { type: "set_video_muted"; muted: boolean }
+  | { type: "set_hand_raised"; raised: boolean }
+  | { type: "set_sharing"; sharing: boolean }
+  | { type: "send_reaction"; emoji: string }
+  | { type: "set_layout"; layout: LayoutChoice }
+  | { type: "pin"; key: string | null }
+  | { type: "set_page"; page: number }
+  | { type: "set_max_tiles"; maxTiles: number }
+  | { type: "dismiss" };
+
+export type MeetingEffect =
+  /** Open the camera and microphone (idempotent: the lobby may have them already). */
+  | { type: "open_media" }
+  | { type: "join"; conversationId: string }
+  /** Seat taken: set up the publish and subscribe connections for this session. */
+  | { type: "connect"; sessionId: string }
+  | { type: "send_state"; audioMuted: boolean; videoMuted: boolean; handRaised: boolean }
+  | { type: "send_reaction"; emoji: string }
+  | { type: "send_leave" }
+  /** Close both peer connections (keep the camera and microphone). */
+  | { type: "close_peers" }
+  /** Close the peer connections and let go of the camera and microphone. */
+  | { type: "stop_media" };
+
+export interface MeetingStep {
+  state: MeetingState;
+  effects: MeetingEffect[];
+}
+
+export const TILE_CHOICES = [4, 9, 16, 25, 36, 49] as const;
+export const DEFAULT_MAX_TILES = 49;
+
+export function initialMeetingState(): MeetingState {
+  return {
+    phase: { kind: "idle" },
+    roster: [],
+    speakers: { dominant: null, speaking: [] },
+    reactions: [],
+    nextReactionId: 1,
+    local: { audioMuted: false, videoMuted: false, handRaised: false, sharing: false },
+    layout: "grid",
+    pinned: null,
+    page: 0,
+    maxTiles: DEFAULT_MAX_TILES,
+  };
+}
+
+/** The conversation of the meeting this tab is in, on its way into, or just left. */
+export function meetingConversationId(phase: MeetingPhase): string | null {
+  return phase.kind === "idle" ? null : phase.conversationId;
+}
+
+/** In the meeting or getting (back) in: the stage is on screen and the media is ours. */
+export function isInMeeting(phase: MeetingPhase): boolean {
+  return phase.kind === "joining" || phase.kind === "in_meeting" || phase.kind === "reconnecting";
+}
+
+/** Anything from the lobby to the "you left" screen: the meeting screen replaces the chat. */
+export function isMeetingOpen(phase: MeetingPhase): boolean {
+  return phase.kind !== "idle";
+}
+
+function stateEffect(local: LocalState): MeetingEffect {
+  return { type: "send_state", audioMuted: local.audioMuted, videoMuted: local.videoMuted, handRaised: local.handRaised };
+}
+
+/** The session's own entry, which the roster may not list yet right after joining. */
+export function selfSessionId(phase: MeetingPhase): string | null {
+  return phase.kind === "in_meeting" ? phase.sessionId : null;
+}
+
+export function reduceMeeting(state: MeetingState, action: MeetingAction): MeetingStep {
+  const effects: MeetingEffect[] = [];
+  const phase = state.phase;
+  const next = (patch: Partial<MeetingState>): MeetingStep => ({ state: { ...state, ...patch }, effects });
+  const same: MeetingStep = { state, effects };
+  const current = meetingConversationId(phase);
+
+  switch (action.type) {
+    case "open_lobby": {
+      if (isInMeeting(phase)) return same;
+      if (phase.kind === "lobby" && phase.conversationId === action.conversationId) return same;
+      effects.push({ type: "open_media" });
+      return next({
+        phase: { kind: "lobby", conversationId: action.conversationId },
+        roster: [],
+        speakers: { dominant: null, speaking: [] },
+        reactions: [],
+        pinned: null,
+        page: 0,
+        local: { ...state.local, handRaised: false, sharing: false },
+      });
+    }
+
+    case "close_lobby":
+      if (phase.kind !== "lobby") return same;
+      effects.push({ type: "stop_media" });
+      return next({ phase: { kind: "idle" } });
+
+    case "join": {
+      if (phase.kind !== "lobby" && phase.kind !== "left") return same;
+      const conversationId = phase.conversationId;
+      effects.push({ type: "open_media" });
+      const local = { ...state.local, handRaised: false, sharing: false };
+      const reset = { roster: [], speakers: { dominant: null, speaking: [] }, reactions: [], pinned: null, page: 0, local };
+      if (!action.online) return next({ ...reset, phase: { kind: "reconnecting", conversationId } });
+      effects.push({ type: "join", conversationId });
+      return next({ ...reset, phase: { kind: "joining", conversationId, rejoin: false } });
+    }
+
+    case "joined": {
+      if (phase.kind !== "joining" || phase.conversationId !== action.conversationId) return same;
+      // The roster says we are unmuted until told otherwise.
+      effects.push({ type: "connect", sessionId: action.sessionId }, stateEffect(state.local));
+      return next({
+        phase: { kind: "in_meeting", conversationId: phase.conversationId, sessionId: action.sessionId, joinedAt: action.now },
+      });
+    }
+
+    case "join_failed": {
+      if (phase.kind !== "joining") return same;
+      effects.push({ type: "stop_media" });
+      return next({
+        phase: { kind: "left", conversationId: phase.conversationId, reason: action.message, byUser: false },
+        local: { ...state.local, sharing: false },
+      });
+    }
+
+    case "roster": {
+      if (!isInMeeting(phase) || action.conversationId !== current) return same;
+      const roster = action.participants;
+      const present = new Set(roster.map((p) => p.session_id));
+      const streams = new Set(roster.flatMap((p) => [p.session_id, ...p.streams.map((s) => s.stream_id)]));
+      const pinned = state.pinned && streams.has(state.pinned) ? state.pinned : null;
+      const speakers = {
+        dominant: state.speakers.dominant && present.has(state.speakers.dominant) ? state.speakers.dominant : null,
+        speaking: state.speakers.speaking.filter((id) => present.has(id)),
+      };
+      return next({ roster, pinned, speakers });
+    }
+
+    case "speakers": {
+      if (!isInMeeting(phase) || action.conversationId !== current) return same;
+      return next({ speakers: { dominant: action.dominant, speaking: action.speaking } });
+    }
+
+    case "reaction": {
+      if (!isInMeeting(phase) || action.conversationId !== current) return same;
+      const reaction: Reaction = { id: state.nextReactionId, sessionId: action.sessionId, emoji: action.emoji, at: action.now };
+      const reactions = [...state.reactions.filter((r) => action.now - r.at < REACTION_MS), reaction].slice(-MAX_REACTIONS);
+      return next({ reactions, nextReactionId: state.nextReactionId + 1 });
+    }
+
+    case "tick": {
+      const reactions = state.reactions.filter((r) => action.now - r.at < REACTION_MS);
+      return reactions.length === state.reactions.length ? same : next({ reactions });
+    }
+
+    case "left": {
+      // Only a seat we hold can be taken away: an answer to our own `meeting_leave`, or a
+      // late word about a seat we already gave up for a new one, changes nothing.
+      if (phase.kind !== "in_meeting" || action.conversationId !== phase.conversationId) return same;
+      effects.push({ type: "stop_media" });
+      return next({
+        phase: { kind: "left", conversationId: phase.conversationId, reason: action.reason, byUser: false },
+        local: { ...state.local, sharing: false, handRaised: false },
+        reactions: [],
+      });
+    }
+
+    case "leave": {
+      if (!isInMeeting(phase) && phase.kind !== "lobby") return same;
+      if (phase.kind === "lobby") {
+        effects.push({ type: "stop_media" });
+        return next({ phase: { kind: "idle" } });
+      }
+      if (phase.kind !== "reconnecting") effects.push({ type: "send_leave" });
+      effects.push({ type: "stop_media" });
+      return next({
+        phase: { kind: "left", conversationId: phase.conversationId, reason: "left", byUser: true },
+        local: { ...state.local, sharing: false, handRaised: false },
+        reactions: [],
+      });
+    }
+
+    case "socket_down": {
+      if (phase.kind !== "in_meeting" && phase.kind !== "joining") return same;
+      // The server drops the seat with the socket; a screen share ends with it.
+      effects.push({ type: "close_peers" });
+      return next({
+        phase: { kind: "reconnecting", conversationId: phase.conversationId },
+        local: { ...state.local, sharing: false },
+        speakers: { dominant: null, speaking: [] },
+      });
+    }
+
+    case "socket_online": {
+      if (phase.kind !== "reconnecting") return same;
+      effects.push({ type: "open_media" }, { type: "join", conversationId: phase.conversationId });
+      return next({ phase: { kind: "joining", conversationId: phase.conversationId, rejoin: true } });
+    }
+
+    case "media_failed": {
+      if (phase.kind !== "in_meeting") return same;
+      // Joining again replaces the seat on the server (one meeting per connection).
+      effects.push({ type: "close_peers" }, { type: "join", conversationId: phase.conversationId });
+      return next({
+        phase: { kind: "joining", conversationId: phase.conversationId, rejoin: true },
+        local: { ...state.local, sharing: false },
+      });
+    }
+
+    case "set_audio_muted":
+    case "set_video_muted":
+    case "set_hand_raised": {
+      const local =
+        action.type === "set_audio_muted"
+          ? { ...state.local, audioMuted: action.muted }
+          : action.type === "set_video_muted"
+            ? { ...state.local, videoMuted: action.muted }
+            : { ...state.local, handRaised: action.raised };
+      if (
+        local.audioMuted === state.local.audioMuted &&
+        local.videoMuted === state.local.videoMuted &&
+        local.handRaised === state.local.handRaised
+      ) {
+        return same;
+      }
+      if (phase.kind === "in_meeting") effects.push(stateEffect(local));
+      return next({ local });
+    }
+
+    case "set_sharing":
+      if (state.local.sharing === action.sharing) return same;
+      return next({ local: { ...state.local, sharing: action.sharing } });
+
+    case "send_reaction":
+      if (phase.kind !== "in_meeting") return same;
+      effects.push({ type: "send_reaction", emoji: action.emoji });
+      return same;
+
+    case "set_layout":
+      return action.layout === state.layout ? same : next({ layout: action.layout, page: 0 });
+
+    case "pin":
+      return action.key === state.pinned ? same : next({ pinned: action.key, page: 0 });
+
+    case "set_page":
+      return action.page === state.page ? same : next({ page: Math.max(0, Math.floor(action.page)) });
+
+    case "set_max_tiles": {
+      const maxTiles = Math.min(49, Math.max(1, Math.floor(action.maxTiles)));
+      return maxTiles === state.maxTiles ? same : next({ maxTiles, page: 0 });
+    }
+
+    case "dismiss":
+      if (phase.kind !== "left") return same;
+      return next({ phase: { kind: "idle" }, roster: [], reactions: [], speakers: { dominant: null, speaking: [] } });
+  }
+}
+
+/** The sentence for the "you left" screen. The SFU's reasons are short lowercase phrases
+ * ("the media connection failed"); a failed join carries the server's own sentence. */
+export function leftText(phase: Extract<MeetingPhase, { kind: "left" }>): string {
+  const reason = phase.reason.trim();
+  if (phase.byUser || reason === "left") return "You left the meeting.";
+  if (reason === "the media connection failed") return "The connection to the meeting's audio and video was lost.";
+  if (reason === "the media server is shutting down") return "The media server is restarting. Rejoin in a moment.";
+  if (reason.startsWith("negotiation failed")) return "The meeting's audio and video could not be set up.";
+  if (!reason) return "You are no longer in the meeting.";
+  const sentence = reason[0]!.toUpperCase() + reason.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+}
+
+/** "Ada", "Ada and Bo", "Ada, Bo and 3 others": who raised a hand, for the banner. */
+export function raisedHandsText(names: string[]): string | null {
+  if (names.length === 0) return null;
+  if (names.length === 1) return `${names[0]} raised a hand`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} raised a hand`;
+  return `${names[0]}, ${names[1]} and ${names.length - 2} other${names.length === 3 ? "" : "s"} raised a hand`;
+}
+
+/**
+ * Connection quality for the meeting's indicator: round-trip time and loss as for calls,
+ * and the bandwidth the browser estimates it can send (kbit/s): under 150 the camera is
+ * down to its lowest layer (poor), under 400 it cannot send its middle one (fair at best).
+ */
+export function meetingQualityLevel(rttMs: number | null, loss: number | null, outgoingKbps: number | null): Quality {
+  const base = qualityOf(rttMs, loss);
+  if (outgoingKbps === null || base === "unknown") return base;
+  if (outgoingKbps < 150) return "poor";
+  if (outgoingKbps < 400 && base === "good") return "fair";
+  return base;
+}
