@@ -36,9 +36,9 @@ pub struct AppState {
     /// connections).
     pub connection_tasks: TaskTracker,
     draining: Arc<AtomicBool>,
-    /// The in-process SFU node meetings are placed on (`convene serve`); `None` on a gateway
-    /// without media, where joining a meeting's media answers `meeting_unavailable`.
-    pub sfu: Option<convene_sfu::SfuNode>,
+    /// Where meetings' media goes: the in-process SFU node (`convene serve`) and the nodes
+    /// of the bus's SFU registry.
+    pub media: crate::meetings::MediaPlacement,
 }
 
 impl AppState {
@@ -72,7 +72,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             connection_tasks: TaskTracker::new(),
             draining: Arc::new(AtomicBool::new(false)),
-            sfu: None,
+            media: crate::meetings::MediaPlacement::default(),
         })
     }
 

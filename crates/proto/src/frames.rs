@@ -302,6 +302,9 @@ pub enum ServerFrame {
     MeetingLeft {
         conversation_id: Uuid,
         reason: String,
+        /// The participant did not choose this (its media failed, the media server went
+        /// away): join again, and the meeting continues on a live media server.
+        rejoin: bool,
     },
     /// A request failed; nothing was changed.
     Error {

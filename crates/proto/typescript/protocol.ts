@@ -108,4 +108,9 @@ seq: number | null, } | { "type": "events", request_id: string | null, conversat
 /**
  * Send this many bytes of SDP at most (the frame limit, with room to spare).
  */
-max_sdp_bytes: number, } | { "type": "meeting_publish_answer", sdp: string, } | { "type": "meeting_subscribe_offer", sdp: string, } | { "type": "meeting_roster", conversation_id: string, participants: Array<MeetingParticipantView>, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", conversation_id: string, reason: string, } | { "type": "error", request_id: string | null, error: ErrorView, };
+max_sdp_bytes: number, } | { "type": "meeting_publish_answer", sdp: string, } | { "type": "meeting_subscribe_offer", sdp: string, } | { "type": "meeting_roster", conversation_id: string, participants: Array<MeetingParticipantView>, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", conversation_id: string, reason: string, 
+/**
+ * The participant did not choose this (its media failed, the media server went
+ * away): join again, and the meeting continues on a live media server.
+ */
+rejoin: boolean, } | { "type": "error", request_id: string | null, error: ErrorView, };

@@ -96,6 +96,11 @@ pub struct Config {
     pub sfu_advertised_addr: Option<SocketAddr>,
     pub sfu_max_rooms: usize,
     pub sfu_max_participants: usize,
+    pub sfu_control_addr: SocketAddr,
+    pub sfu_control_url: Option<String>,
+    pub sfu_control_secret: Option<Secret>,
+    pub sfu_placement_policy: convene_bus::PlacementPolicy,
+    pub sfu_drain_timeout_seconds: u64,
     pub call_ring_timeout_seconds: i64,
 }
 
@@ -442,6 +447,55 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "sfu_control_addr",
+        default: "127.0.0.1:8090",
+        doc: "`convene sfu`: where the node serves its internal control API (gateways only), `/healthz`, `/readyz` and `/metrics`.",
+        apply: |c, v| {
+            c.sfu_control_addr = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_control_url",
+        default: "",
+        doc: "`convene sfu`: the URL gateways reach the control API at, published in the SFU registry (`http://10.1.2.3:8090`). Empty = `http://` + `CONVENE_SFU_CONTROL_ADDR`.",
+        apply: |c, v| {
+            c.sfu_control_url = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_control_secret",
+        default: "",
+        doc: "The secret gateways present to SFU nodes' control API (at least 16 characters; the same on every gateway and node). Required by `convene sfu`.",
+        apply: |c, v| {
+            c.sfu_control_secret = optional(v).map(Secret);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_placement_policy",
+        default: "distributed",
+        doc: "How gateways place a new meeting on SFU nodes: `distributed` (the least loaded node, so a failure hits few meetings) or `packed` (fill nodes in turn, so empty ones can be scaled away).",
+        apply: |c, v| {
+            c.sfu_placement_policy = match v.trim() {
+                "distributed" => convene_bus::PlacementPolicy::Distributed,
+                "packed" => convene_bus::PlacementPolicy::Packed,
+                other => return Err(format!("{other:?} is not `distributed` or `packed`")),
+            };
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_drain_timeout_seconds",
+        default: "3600",
+        doc: "`convene sfu`: after SIGTERM the node takes no new meetings and waits this long for its meetings to end before it stops.",
+        apply: |c, v| {
+            c.sfu_drain_timeout_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         default: "json",
         doc: "`json` (one object per line) or `text`.",
@@ -504,6 +558,11 @@ impl Config {
             sfu_advertised_addr: None,
             sfu_max_rooms: 0,
             sfu_max_participants: 0,
+            sfu_control_addr: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            sfu_control_url: None,
+            sfu_control_secret: None,
+            sfu_placement_policy: convene_bus::PlacementPolicy::Distributed,
+            sfu_drain_timeout_seconds: 0,
             call_ring_timeout_seconds: 0,
         };
         for setting in SETTINGS {
@@ -616,6 +675,14 @@ impl Config {
             && (addr.ip().is_unspecified() || addr.port() == 0)
         {
             return Err(invalid("sfu_advertised_addr", "must be a concrete ip:port"));
+        }
+        if let Some(secret) = &self.sfu_control_secret
+            && secret.expose().len() < 16
+        {
+            return Err(invalid(
+                "sfu_control_secret",
+                "must be at least 16 characters",
+            ));
         }
         if self.sfu_max_rooms == 0 || self.sfu_max_participants == 0 {
             return Err(invalid("sfu_max_rooms", "SFU limits must be at least 1"));
@@ -746,6 +813,30 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// What `convene sfu` needs beyond [`Config::validate`].
+    pub fn validate_for_sfu(&self) -> Result<(), ConfigError> {
+        if self.redis_url.is_none() {
+            return Err(invalid(
+                "redis_url",
+                "`convene sfu` registers in the SFU registry in Redis, where gateways find it",
+            ));
+        }
+        if self.sfu_control_secret.is_none() {
+            return Err(invalid(
+                "sfu_control_secret",
+                "`convene sfu` needs the secret gateways present to its control API",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The control API's URL as published in the registry.
+    pub fn sfu_control_url(&self) -> String {
+        self.sfu_control_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.sfu_control_addr))
     }
 
     /// The origins a browser may call from: the public URL's (or the listen address's),

@@ -8,6 +8,7 @@
 //! - `convene settings`: prints the documented list of settings (docs/configuration.md).
 
 mod config;
+mod sfu_role;
 mod telemetry;
 mod wiring;
 
@@ -50,6 +51,9 @@ enum Command {
     Serve,
     /// The stateless gateway of a multi-pod deployment (Postgres + Redis required).
     Gateway,
+    /// A media node (SFU) of a multi-pod deployment: registers in Redis, serves meetings'
+    /// media on one UDP socket and the gateways' control API.
+    Sfu,
     /// Apply database migrations and exit.
     Migrate,
     /// Print every setting with its environment variable and default, as Markdown.
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         match command {
             Command::Serve => wiring::serve(config, wiring::Role::Serve).await,
             Command::Gateway => wiring::serve(config, wiring::Role::Gateway).await,
+            Command::Sfu => sfu_role::run(config).await,
             Command::Migrate => wiring::migrate(config).await,
             Command::Settings => Ok(()),
         }
@@ -130,6 +135,9 @@ fn load_config(cli: &Cli, command: Command) -> Result<Config, config::ConfigErro
     config.validate()?;
     if let Command::Gateway = command {
         config.validate_for_gateway()?;
+    }
+    if let Command::Sfu = command {
+        config.validate_for_sfu()?;
     }
     Ok(config)
 }

@@ -102,7 +102,7 @@ async fn open_store(config: &Config) -> anyhow::Result<OpenedStore> {
     }
 }
 
-fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn Bus>> {
+pub(crate) fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn Bus>> {
     Ok(match &config.redis_url {
         Some(url) => Arc::new(RedisBus::connect(url).context("CONVENE_REDIS_URL")?),
         None => Arc::new(InProcessBus::new()),
@@ -173,13 +173,18 @@ pub async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         Arc::new(SystemClock),
     )
     .context("building the gateway")?;
+    state.media.policy = config.sfu_placement_policy;
+    state.media.control_secret = config
+        .sfu_control_secret
+        .as_ref()
+        .map(|secret| secret.expose().to_owned());
     if role == Role::Serve {
         // The embedded default hosts meetings' media in this process.
         let sfu = convene_sfu::SfuNode::start(config.sfu_config(), state.shutdown.clone())
             .await
             .context("CONVENE_SFU_UDP_ADDR: starting the in-process SFU")?;
         tracing::info!(media_addr = %sfu.media_addr(), "meetings' media on the in-process SFU");
-        state.sfu = Some(sfu);
+        state.media.local = Some(sfu);
     }
     let router = convene_gateway::router(state.clone());
     if !convene_gateway::web::WebUi::new(state.settings.web_dir.clone()).is_built() {
@@ -258,7 +263,7 @@ async fn maintenance(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");

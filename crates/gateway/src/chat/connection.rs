@@ -529,6 +529,7 @@ impl Connection {
                 Some(ServerFrame::MeetingLeft {
                     conversation_id: meeting.conversation_id,
                     reason: "left".to_owned(),
+                    rejoin: false,
                 })
             }
             frame @ (ClientFrame::MeetingPublish { .. }

@@ -8,10 +8,7 @@ use convene_proto::{
     ClientFrame, MeetingParticipantView, MeetingSourceKindView, MeetingSourceView,
     MeetingStreamView, ServerFrame,
 };
-use convene_sfu::{
-    JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionCommands, SessionEvent,
-    SfuSession,
-};
+use convene_sfu::{JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionEvent};
 use convene_store::{ConversationKind, User};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -23,6 +20,12 @@ use crate::chat::operations::require_member;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+pub mod media;
+pub mod node_control;
+
+pub use media::{ControlFrame, MediaPlacement};
+use media::{MediaError, MediaSession};
+
 /// SDP of a publish offer with three simulcast layers and a screen share stays well under
 /// this; it leaves room for the rest of the frame within `MAX_CLIENT_FRAME_BYTES`.
 pub const MAX_SDP_BYTES: usize = 30_000;
@@ -32,13 +35,13 @@ const MAX_SOURCES: usize = 8;
 pub struct ActiveMeeting {
     pub conversation_id: Uuid,
     pub session_id: Uuid,
-    commands: SessionCommands,
+    commands: mpsc::Sender<SessionCommand>,
     forwarder: JoinHandle<()>,
 }
 
 impl Drop for ActiveMeeting {
     fn drop(&mut self) {
-        // The forwarder owns the SFU session: aborting it drops the session, which leaves.
+        // The forwarder owns the media session: aborting it drops the session, which leaves.
         self.forwarder.abort();
     }
 }
@@ -69,24 +72,25 @@ pub async fn join(
             "A direct chat has calls, not meetings: call the contact instead.",
         ));
     }
-    let sfu = state.sfu.as_ref().ok_or_else(unavailable)?;
-    let session = sfu
-        .join(JoinRequest {
-            room: conversation_id.to_string(),
-            user_id: user.id,
-            display_name: user.display_name.clone(),
-        })
+    let request = JoinRequest {
+        room: conversation_id.to_string(),
+        user_id: user.id,
+        display_name: user.display_name.clone(),
+    };
+    let mut session = media::open_session(state, &conversation_id.to_string(), request)
         .await
         .map_err(|error| match error {
-            convene_sfu::Error::Full(_) => ApiError::new(
+            MediaError::Full => ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "meeting_full",
                 "The media server is full. Try again shortly.",
             ),
-            _ => unavailable(),
+            MediaError::NoNode => unavailable(),
         })?;
-    let session_id = session.id;
-    let commands = session.commands();
+    let session_id = session.session_id;
+    let commands = session.commands.clone();
+    // The forwarder owns the session from here on.
+    let events = std::mem::replace(&mut session.events, mpsc::channel(1).1);
     let joined = ServerFrame::MeetingJoined {
         request_id,
         conversation_id,
@@ -100,7 +104,7 @@ pub async fn join(
             &joined,
         )))
         .await;
-    let forwarder = tokio::spawn(forward_events(session, conversation_id, deliver));
+    let forwarder = tokio::spawn(forward_events(session, events, conversation_id, deliver));
     Ok(ActiveMeeting {
         conversation_id,
         session_id,
@@ -110,11 +114,12 @@ pub async fn join(
 }
 
 async fn forward_events(
-    mut session: SfuSession,
+    _session: MediaSession,
+    mut events: mpsc::Receiver<SessionEvent>,
     conversation_id: Uuid,
     deliver: mpsc::Sender<ConnectionCommand>,
 ) {
-    while let Some(event) = session.events.recv().await {
+    while let Some(event) = events.recv().await {
         let closed = matches!(event, SessionEvent::Closed { .. });
         let frame = event_frame(conversation_id, event);
         if deliver
@@ -175,9 +180,10 @@ fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
             session_id,
             emoji,
         },
-        SessionEvent::Closed { reason } => ServerFrame::MeetingLeft {
+        SessionEvent::Closed { reason, rejoin } => ServerFrame::MeetingLeft {
             conversation_id,
             reason,
+            rejoin,
         },
     }
 }

@@ -41,7 +41,9 @@ pub struct SfuConfig {
 /// A running SFU node. Cheap to clone; the node stops when its cancellation token fires.
 #[derive(Clone)]
 pub struct SfuNode {
+    id: Uuid,
     commands: mpsc::Sender<node::Command>,
+    closed_rooms: Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<String>>>>,
     media_addr: SocketAddr,
     load: Arc<LoadCounters>,
 }
@@ -82,7 +84,7 @@ pub struct SfuSession {
 }
 
 /// A track the browser publishes, named by its transceiver's `mid`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PublishedSource {
     pub mid: String,
     pub source: TrackSource,
@@ -90,14 +92,15 @@ pub struct PublishedSource {
     pub layers: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ParticipantState {
     pub audio_muted: bool,
     pub video_muted: bool,
     pub hand_raised: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum SessionCommand {
     /// The publish connection's (re-)offer and the tracks it carries.
     PublishOffer {
@@ -124,13 +127,13 @@ pub enum SessionCommand {
 /// A stream a participant publishes, as subscribers see it: the `MediaStream.id` of the
 /// tracks they receive. Microphone and camera share `<session id>`; a screen share is
 /// `<session id>~screen`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RosterStream {
     pub stream_id: String,
     pub source: TrackSource,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RosterEntry {
     pub session_id: Uuid,
     pub user_id: Uuid,
@@ -139,7 +142,8 @@ pub struct RosterEntry {
     pub streams: Vec<RosterStream>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum SessionEvent {
     PublishAnswer {
         sdp: String,
@@ -157,9 +161,11 @@ pub enum SessionEvent {
         session_id: Uuid,
         emoji: String,
     },
-    /// The session is over (media failed, the node is shutting down, removed).
+    /// The session is over. `rejoin`: the participant did not choose this (media failed,
+    /// the node is going away) and should join again, landing on a live node.
     Closed {
         reason: String,
+        rejoin: bool,
     },
 }
 
@@ -184,15 +190,32 @@ impl SfuNode {
             None => bound,
         };
         let (commands, command_rx) = mpsc::channel(1024);
+        let (closed_rooms_tx, closed_rooms) = mpsc::unbounded_channel();
         let load = Arc::new(LoadCounters::default());
-        let node = node::Node::new(socket, media_addr, config, load.clone());
+        let node = node::Node::new(socket, media_addr, config, load.clone(), closed_rooms_tx);
         tokio::spawn(node.run(command_rx, shutdown));
         tracing::info!(%media_addr, "sfu node started");
         Ok(Self {
+            id: Uuid::new_v4(),
             commands,
+            closed_rooms: Arc::new(std::sync::Mutex::new(Some(closed_rooms))),
             media_addr,
             load,
         })
+    }
+
+    /// This node's id in the SFU registry.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The names of rooms that closed (their last participant left), so that the host can
+    /// release their placement claims. Returns the receiver once.
+    pub fn take_closed_rooms(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.closed_rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     pub fn media_addr(&self) -> SocketAddr {

@@ -39,6 +39,9 @@ use crate::forwarding::{
     TrackSource, ViewPreference,
 };
 
+/// The reason of a session its participant ended.
+const LEFT: &str = "left";
+
 pub(crate) enum Command {
     Join {
         request: JoinRequest,
@@ -140,6 +143,7 @@ pub(crate) struct Node {
     next_id: u64,
     dirty: VecDeque<PeerKey>,
     dirty_set: HashSet<PeerKey>,
+    closed_rooms: mpsc::UnboundedSender<String>,
 }
 
 impl Node {
@@ -148,6 +152,7 @@ impl Node {
         media_addr: SocketAddr,
         config: SfuConfig,
         load: Arc<LoadCounters>,
+        closed_rooms: mpsc::UnboundedSender<String>,
     ) -> Self {
         Self {
             socket,
@@ -164,6 +169,7 @@ impl Node {
             next_id: 1,
             dirty: VecDeque::new(),
             dirty_set: HashSet::new(),
+            closed_rooms,
         }
     }
 
@@ -696,6 +702,7 @@ impl Node {
                     .rooms
                     .store(self.rooms.len() as u64, Ordering::Relaxed);
                 tracing::info!(room = room_name, "room closed");
+                let _ = self.closed_rooms.send(room_name.to_owned());
             }
         }
     }
@@ -815,6 +822,7 @@ impl Node {
                     if let Some(session) = self.sessions.get(&session) {
                         let _ = session.events.try_send(SessionEvent::Closed {
                             reason: format!("negotiation failed: {error}"),
+                            rejoin: false,
                         });
                     }
                     self.close_session(session, "negotiation failed", now);
@@ -1000,7 +1008,7 @@ impl Node {
                     self.broadcast(&room, SessionEvent::Reaction { session_id, emoji });
                 }
             }
-            SessionCommand::Leave => self.close_session(session_id, "left", now),
+            SessionCommand::Leave => self.close_session(session_id, LEFT, now),
         }
         Ok(())
     }
@@ -1042,6 +1050,7 @@ impl Node {
         };
         let _ = session.events.try_send(SessionEvent::Closed {
             reason: reason.to_owned(),
+            rejoin: reason != LEFT,
         });
         for role in [Role::Publish, Role::Subscribe] {
             if let Some(mut peer) = self.peers.remove(&(session_id, role)) {

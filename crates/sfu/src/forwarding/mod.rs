@@ -34,8 +34,10 @@ pub enum MediaKind {
     Video,
 }
 
-/// What a track shows, which decides its priority when bandwidth is short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a track shows, which decides its priority when bandwidth is short. Also named in
+/// the control API, hence serde.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TrackSource {
     Microphone,
     Camera,
