@@ -7,7 +7,9 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::meetings::{MeetingParticipantView, MeetingSourceView};
+use crate::meetings::{
+    MeetingHostActionView, MeetingParticipantView, MeetingSourceView, MeetingWaitingView,
+};
 use crate::views::{
     CallKindView, CallSignalView, CallView, ConversationSummaryView, EventView, MessageView,
     ResumeCursor,
@@ -138,6 +140,16 @@ pub enum ClientFrame {
         #[ts(optional)]
         request_id: Option<String>,
         conversation_id: Uuid,
+        /// Ring the other members of a group (its call button): they get `meeting_ringing`.
+        #[serde(default)]
+        #[ts(as = "Option<bool>", optional)]
+        ring: bool,
+    },
+    /// A host's control of the meeting (hosts: the conversation's admins).
+    MeetingHost {
+        #[ts(optional)]
+        request_id: Option<String>,
+        action: MeetingHostActionView,
     },
     /// The publish connection's offer (first, and again when a track is added or removed).
     MeetingPublish {
@@ -271,6 +283,25 @@ pub enum ServerFrame {
         session_id: Uuid,
         /// Send this many bytes of SDP at most (the frame limit, with room to spare).
         max_sdp_bytes: u32,
+        /// False while waiting in the lobby for a host to let you in (guests, and everyone
+        /// in a locked meeting): publish after `meeting_admitted`.
+        admitted: bool,
+        /// You are a host (an admin of the conversation): `meeting_host` is yours.
+        host: bool,
+    },
+    /// A host let you in: publish now.
+    MeetingAdmitted {
+        conversation_id: Uuid,
+    },
+    /// A host muted your microphone: mute it (you may unmute yourself later).
+    MeetingMutedByHost {
+        conversation_id: Uuid,
+    },
+    /// Someone started a meeting in a group you are in, and rings you.
+    MeetingRinging {
+        conversation_id: Uuid,
+        from_user_id: Uuid,
+        from_display_name: String,
     },
     MeetingPublishAnswer {
         sdp: String,
@@ -284,6 +315,10 @@ pub enum ServerFrame {
     MeetingRoster {
         conversation_id: Uuid,
         participants: Vec<MeetingParticipantView>,
+        /// Knocking, waiting for a host (hosts see them; empty for everyone else).
+        waiting: Vec<MeetingWaitingView>,
+        /// Nobody new joins without a host letting them in.
+        locked: bool,
     },
     /// Who is talking: `dominant` is the tile to highlight (and show large in the speaker
     /// layout), `speaking` everyone above the threshold, loudest first.

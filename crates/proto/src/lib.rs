@@ -14,7 +14,8 @@ mod views;
 
 pub use frames::{ClientFrame, ErrorView, ServerFrame};
 pub use meetings::{
-    MeetingParticipantView, MeetingSourceKindView, MeetingSourceView, MeetingStreamView,
+    MeetingHostActionView, MeetingParticipantView, MeetingSourceKindView, MeetingSourceView,
+    MeetingStreamView, MeetingWaitingView,
 };
 pub use views::{
     CallKindView, CallSignalView, CallStateView, CallView, ConversationKindView,

@@ -40,5 +40,41 @@ pub struct MeetingParticipantView {
     pub audio_muted: bool,
     pub video_muted: bool,
     pub hand_raised: bool,
+    pub host: bool,
     pub streams: Vec<MeetingStreamView>,
+}
+
+/// Someone in the lobby, knocking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MeetingWaitingView {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub display_name: String,
+}
+
+/// What a host can do to the meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MeetingHostActionView {
+    /// Mutes someone's microphone (they may unmute themselves).
+    Mute {
+        session_id: Uuid,
+    },
+    /// Removes someone from the meeting.
+    Remove {
+        session_id: Uuid,
+    },
+    /// Lets someone in the lobby in, or turns them away.
+    Admit {
+        session_id: Uuid,
+    },
+    Deny {
+        session_id: Uuid,
+    },
+    /// Locked: everyone new knocks.
+    Lock {
+        locked: bool,
+    },
+    /// Ends the meeting for everyone in it.
+    EndForAll,
 }

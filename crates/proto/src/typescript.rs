@@ -5,8 +5,9 @@ use ts_rs::{Config, TS};
 use crate::{
     CallKindView, CallSignalView, CallStateView, CallView, ClientFrame, ConversationKindView,
     ConversationSummaryView, ConversationView, ErrorView, EventKindView, EventView,
-    MeetingParticipantView, MeetingSourceKindView, MeetingSourceView, MeetingStreamView,
-    MemberRoleView, MemberView, MessageView, ReactionView, ResumeCursor, ServerFrame,
+    MeetingHostActionView, MeetingParticipantView, MeetingSourceKindView, MeetingSourceView,
+    MeetingStreamView, MeetingWaitingView, MemberRoleView, MemberView, MessageView, ReactionView,
+    ResumeCursor, ServerFrame,
 };
 
 /// Where the generated module is committed, relative to this crate.
@@ -36,6 +37,8 @@ pub fn protocol_module() -> String {
         MeetingSourceView::decl(&config),
         MeetingStreamView::decl(&config),
         MeetingParticipantView::decl(&config),
+        MeetingWaitingView::decl(&config),
+        MeetingHostActionView::decl(&config),
         ClientFrame::decl(&config),
         ServerFrame::decl(&config),
     ];

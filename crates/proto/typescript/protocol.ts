@@ -82,14 +82,22 @@ export type MeetingParticipantView = {
 /**
  * This participant's presence in the meeting (one per tab that joined).
  */
-session_id: string, user_id: string, display_name: string, audio_muted: boolean, video_muted: boolean, hand_raised: boolean, streams: Array<MeetingStreamView>, };
+session_id: string, user_id: string, display_name: string, audio_muted: boolean, video_muted: boolean, hand_raised: boolean, host: boolean, streams: Array<MeetingStreamView>, };
+
+export type MeetingWaitingView = { session_id: string, user_id: string, display_name: string, };
+
+export type MeetingHostActionView = { "kind": "mute", session_id: string, } | { "kind": "remove", session_id: string, } | { "kind": "admit", session_id: string, } | { "kind": "deny", session_id: string, } | { "kind": "lock", locked: boolean, } | { "kind": "end_for_all" };
 
 export type ClientFrame = { "type": "resume", request_id?: string, cursors: Array<ResumeCursor>, } | { "type": "fetch_events", request_id?: string, conversation_id: string, after_seq: number, } | { "type": "send_message", request_id?: string, conversation_id: string, client_id: string, body: string, reply_to?: string, } | { "type": "forward_message", request_id?: string, message_id: string, to_conversation_id: string, client_id: string, } | { "type": "edit_message", request_id?: string, conversation_id: string, message_id: string, body: string, } | { "type": "delete_message", request_id?: string, conversation_id: string, message_id: string, for_everyone: boolean, } | { "type": "react", request_id?: string, conversation_id: string, message_id: string, emoji: string, } | { "type": "pin_message", request_id?: string, conversation_id: string, message_id: string, pinned: boolean, } | { "type": "typing", conversation_id: string, } | { "type": "mark_read", request_id?: string, conversation_id: string, seq: number, } | { "type": "mark_delivered", conversation_id: string, seq: number, } | { "type": "call_invite", request_id?: string, conversation_id: string, kind: CallKindView, } | { "type": "call_accept", request_id?: string, call_id: string, } | { "type": "call_decline", request_id?: string, call_id: string, } | { "type": "call_hangup", request_id?: string, call_id: string, 
 /**
  * The media never connected (or broke for good): the call ends as `failed`, not
  * as an ordinary call with a duration.
  */
-failed?: boolean, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "meeting_join", request_id?: string, conversation_id: string, } | { "type": "meeting_publish", sdp: string, sources: Array<MeetingSourceView>, } | { "type": "meeting_subscribe_answer", sdp: string, } | { "type": "meeting_view", stream_id: string, visible: boolean, max_layer: number, } | { "type": "meeting_state", audio_muted: boolean, video_muted: boolean, hand_raised: boolean, } | { "type": "meeting_reaction", emoji: string, } | { "type": "meeting_leave", request_id?: string, } | { "type": "ping", request_id?: string, };
+failed?: boolean, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "meeting_join", request_id?: string, conversation_id: string, 
+/**
+ * Ring the other members of a group (its call button): they get `meeting_ringing`.
+ */
+ring?: boolean, } | { "type": "meeting_host", request_id?: string, action: MeetingHostActionView, } | { "type": "meeting_publish", sdp: string, sources: Array<MeetingSourceView>, } | { "type": "meeting_subscribe_answer", sdp: string, } | { "type": "meeting_view", stream_id: string, visible: boolean, max_layer: number, } | { "type": "meeting_state", audio_muted: boolean, video_muted: boolean, hand_raised: boolean, } | { "type": "meeting_reaction", emoji: string, } | { "type": "meeting_leave", request_id?: string, } | { "type": "ping", request_id?: string, };
 
 export type ServerFrame = { "type": "ready", connection_id: string, user_id: string, 
 /**
@@ -108,7 +116,24 @@ seq: number | null, } | { "type": "events", request_id: string | null, conversat
 /**
  * Send this many bytes of SDP at most (the frame limit, with room to spare).
  */
-max_sdp_bytes: number, } | { "type": "meeting_publish_answer", sdp: string, } | { "type": "meeting_subscribe_offer", sdp: string, } | { "type": "meeting_roster", conversation_id: string, participants: Array<MeetingParticipantView>, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", conversation_id: string, reason: string, 
+max_sdp_bytes: number, 
+/**
+ * False while waiting in the lobby for a host to let you in (guests, and everyone
+ * in a locked meeting): publish after `meeting_admitted`.
+ */
+admitted: boolean, 
+/**
+ * You are a host (an admin of the conversation): `meeting_host` is yours.
+ */
+host: boolean, } | { "type": "meeting_admitted", conversation_id: string, } | { "type": "meeting_muted_by_host", conversation_id: string, } | { "type": "meeting_ringing", conversation_id: string, from_user_id: string, from_display_name: string, } | { "type": "meeting_publish_answer", sdp: string, } | { "type": "meeting_subscribe_offer", sdp: string, } | { "type": "meeting_roster", conversation_id: string, participants: Array<MeetingParticipantView>, 
+/**
+ * Knocking, waiting for a host (hosts see them; empty for everyone else).
+ */
+waiting: Array<MeetingWaitingView>, 
+/**
+ * Nobody new joins without a host letting them in.
+ */
+locked: boolean, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", conversation_id: string, reason: string, 
 /**
  * The participant did not choose this (its media failed, the media server went
  * away): join again, and the meeting continues on a live media server.

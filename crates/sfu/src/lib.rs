@@ -13,7 +13,8 @@ mod error;
 pub mod forwarding;
 
 pub use driver::{
-    JoinRequest, ParticipantState, PublishedSource, RosterEntry, RosterStream, SessionCommand,
-    SessionCommands, SessionEvent, SfuConfig, SfuLoad, SfuNode, SfuSession,
+    HostAction, JoinRequest, ParticipantState, PublishedSource, RosterEntry, RosterStream,
+    SessionCommand, SessionCommands, SessionEvent, SfuConfig, SfuLoad, SfuNode, SfuSession,
+    WaitingEntry,
 };
 pub use error::{Error, Result};

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! SFU registry behaviour every `Bus` implementation must have. `pods` are several gateways'
 //! views of the same bus (one for the in-process bus).
 

@@ -506,6 +506,7 @@ impl Connection {
             ClientFrame::MeetingJoin {
                 request_id,
                 conversation_id,
+                ring,
             } => {
                 // One meeting per connection: joining another leaves the first.
                 self.meeting = None;
@@ -514,11 +515,24 @@ impl Connection {
                     &user,
                     conversation_id,
                     request_id,
+                    ring,
                     self.deliver.clone(),
                 )
                 .await?;
                 self.meeting = Some(meeting);
                 None
+            }
+            ClientFrame::MeetingHost { request_id, action } => {
+                let meeting = self
+                    .meeting
+                    .as_ref()
+                    .ok_or_else(crate::meetings::not_in_meeting)?;
+                let command = crate::meetings::host_command(&state, &user, meeting, action).await?;
+                meeting.send(command).await?;
+                Some(ServerFrame::Ok {
+                    request_id,
+                    seq: None,
+                })
             }
             ClientFrame::MeetingLeave { request_id: _ } => {
                 let meeting = self
@@ -776,6 +790,7 @@ fn frame_request_id(frame: &ClientFrame) -> Option<String> {
         | ClientFrame::CallDecline { request_id, .. }
         | ClientFrame::CallHangup { request_id, .. }
         | ClientFrame::MeetingJoin { request_id, .. }
+        | ClientFrame::MeetingHost { request_id, .. }
         | ClientFrame::MeetingLeave { request_id }
         | ClientFrame::Ping { request_id } => request_id.clone(),
         ClientFrame::Typing { .. }

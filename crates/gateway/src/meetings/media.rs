@@ -40,9 +40,10 @@ pub struct MediaPlacement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlFrame {
-    /// First frame: the participant is in the room.
+    /// First frame: the participant is in the room (or, `admitted: false`, knocking).
     Joined {
         session_id: Uuid,
+        admitted: bool,
     },
     Event {
         event: SessionEvent,
@@ -64,6 +65,7 @@ pub enum MediaError {
 /// One participant session on some node; dropping it leaves the room.
 pub struct MediaSession {
     pub session_id: Uuid,
+    pub admitted: bool,
     pub commands: mpsc::Sender<SessionCommand>,
     pub events: mpsc::Receiver<SessionEvent>,
     pump: JoinHandle<()>,
@@ -132,12 +134,13 @@ async fn local_session(node: &SfuNode, request: JoinRequest) -> Result<MediaSess
         convene_sfu::Error::Full(_) => MediaError::Full,
         _ => MediaError::NoNode,
     })?;
-    let session_id = session.id;
+    let (session_id, admitted) = (session.id, session.admitted);
     let (commands, command_rx) = mpsc::channel(64);
     let (event_tx, events) = mpsc::channel(256);
     let pump = tokio::spawn(pump_local(session, command_rx, event_tx));
     Ok(MediaSession {
         session_id,
+        admitted,
         commands,
         events,
         pump,
@@ -201,9 +204,11 @@ async fn remote_session(
         .replacen("http://", "ws://", 1)
         .replacen("https://", "wss://", 1);
     let url = format!(
-        "{base}/internal/v1/rooms/{room}/sessions?user_id={}&display_name={}",
+        "{base}/internal/v1/rooms/{room}/sessions?user_id={}&display_name={}&host={}&guest={}",
         request.user_id,
-        percent_encode(&request.display_name)
+        percent_encode(&request.display_name),
+        request.host,
+        request.guest,
     );
     let mut http_request = url
         .into_client_request()
@@ -224,9 +229,12 @@ async fn remote_session(
     let first = tokio::time::timeout(CONNECT_TIMEOUT, socket.next())
         .await
         .map_err(|_| RemoteError::Unreachable("no answer".to_owned()))?;
-    let session_id = match first {
+    let (session_id, admitted) = match first {
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ControlFrame>(&text) {
-            Ok(ControlFrame::Joined { session_id }) => session_id,
+            Ok(ControlFrame::Joined {
+                session_id,
+                admitted,
+            }) => (session_id, admitted),
             Ok(ControlFrame::Refused { reason }) => return Err(RemoteError::Refused(reason)),
             _ => {
                 return Err(RemoteError::Unreachable(
@@ -241,6 +249,7 @@ async fn remote_session(
     let pump = tokio::spawn(pump_remote(socket, command_rx, event_tx));
     Ok(MediaSession {
         session_id,
+        admitted,
         commands,
         events,
         pump,

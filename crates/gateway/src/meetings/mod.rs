@@ -5,11 +5,13 @@
 //! to the connection. The browser never talks to the SFU except over media.
 
 use convene_proto::{
-    ClientFrame, MeetingParticipantView, MeetingSourceKindView, MeetingSourceView,
-    MeetingStreamView, ServerFrame,
+    ClientFrame, MeetingHostActionView, MeetingParticipantView, MeetingSourceKindView,
+    MeetingSourceView, MeetingStreamView, MeetingWaitingView, ServerFrame,
 };
-use convene_sfu::{JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionEvent};
-use convene_store::{ConversationKind, User};
+use convene_sfu::{
+    HostAction, JoinRequest, ParticipantState, PublishedSource, SessionCommand, SessionEvent,
+};
+use convene_store::{ConversationKind, MemberRole, User, UserKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -63,19 +65,23 @@ pub async fn join(
     user: &User,
     conversation_id: Uuid,
     request_id: Option<String>,
+    ring: bool,
     deliver: mpsc::Sender<ConnectionCommand>,
 ) -> ApiResult<ActiveMeeting> {
-    let (conversation, _member) = require_member(state, conversation_id, user.id).await?;
+    let (conversation, member) = require_member(state, conversation_id, user.id).await?;
     if conversation.kind == ConversationKind::Direct {
         return Err(ApiError::bad_request(
             "not_a_meeting",
             "A direct chat has calls, not meetings: call the contact instead.",
         ));
     }
+    let host = member.role == MemberRole::Admin;
     let request = JoinRequest {
         room: conversation_id.to_string(),
         user_id: user.id,
         display_name: user.display_name.clone(),
+        host,
+        guest: user.kind == UserKind::Guest,
     };
     let mut session = media::open_session(state, &conversation_id.to_string(), request)
         .await
@@ -87,7 +93,7 @@ pub async fn join(
             ),
             MediaError::NoNode => unavailable(),
         })?;
-    let session_id = session.session_id;
+    let (session_id, admitted) = (session.session_id, session.admitted);
     let commands = session.commands.clone();
     // The forwarder owns the session from here on.
     let events = std::mem::replace(&mut session.events, mpsc::channel(1).1);
@@ -96,6 +102,8 @@ pub async fn join(
         conversation_id,
         session_id,
         max_sdp_bytes: MAX_SDP_BYTES as u32,
+        admitted,
+        host,
     };
     // Joined goes first, through the same queue as everything the room says afterwards.
     let _ = deliver
@@ -105,12 +113,69 @@ pub async fn join(
         )))
         .await;
     let forwarder = tokio::spawn(forward_events(session, events, conversation_id, deliver));
+    if ring && conversation.kind == ConversationKind::Group {
+        ring_members(state, user, conversation_id).await;
+    }
     Ok(ActiveMeeting {
         conversation_id,
         session_id,
         commands,
         forwarder,
     })
+}
+
+/// The group's other members hear that a meeting started (their clients ring).
+async fn ring_members(state: &AppState, caller: &User, conversation_id: Uuid) {
+    let members = match state.store.members(conversation_id).await {
+        Ok(members) => members,
+        Err(error) => {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "ringing: reading members failed"
+            );
+            return;
+        }
+    };
+    let others: Vec<Uuid> = members
+        .into_iter()
+        .map(|member| member.user_id)
+        .filter(|user_id| *user_id != caller.id)
+        .collect();
+    let frame = ServerFrame::MeetingRinging {
+        conversation_id,
+        from_user_id: caller.id,
+        from_display_name: caller.display_name.clone(),
+    };
+    state
+        .hub
+        .fan_out(&others, Outbound::new(Route::Ephemeral, &frame))
+        .await;
+}
+
+/// A host action, after re-reading the member's role (an admin demoted since joining is
+/// no longer a host).
+pub async fn host_command(
+    state: &AppState,
+    user: &User,
+    meeting: &ActiveMeeting,
+    action: MeetingHostActionView,
+) -> ApiResult<SessionCommand> {
+    let (_, member) = require_member(state, meeting.conversation_id, user.id).await?;
+    if member.role != MemberRole::Admin {
+        return Err(ApiError::forbidden(
+            "host_required",
+            "Only the meeting's hosts can do that.",
+        ));
+    }
+    let action = match action {
+        MeetingHostActionView::Mute { session_id } => HostAction::Mute { session_id },
+        MeetingHostActionView::Remove { session_id } => HostAction::Remove { session_id },
+        MeetingHostActionView::Admit { session_id } => HostAction::Admit { session_id },
+        MeetingHostActionView::Deny { session_id } => HostAction::Deny { session_id },
+        MeetingHostActionView::Lock { locked } => HostAction::Lock { locked },
+        MeetingHostActionView::EndForAll => HostAction::EndForAll,
+    };
+    Ok(SessionCommand::Host { action })
 }
 
 async fn forward_events(
@@ -148,9 +213,22 @@ fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
     match event {
         SessionEvent::PublishAnswer { sdp } => ServerFrame::MeetingPublishAnswer { sdp },
         SessionEvent::SubscribeOffer { sdp } => ServerFrame::MeetingSubscribeOffer { sdp },
-        SessionEvent::Roster(entries) => ServerFrame::MeetingRoster {
+        SessionEvent::Roster {
+            participants,
+            waiting,
+            locked,
+        } => ServerFrame::MeetingRoster {
             conversation_id,
-            participants: entries
+            waiting: waiting
+                .into_iter()
+                .map(|entry| MeetingWaitingView {
+                    session_id: entry.session_id,
+                    user_id: entry.user_id,
+                    display_name: entry.display_name,
+                })
+                .collect(),
+            locked,
+            participants: participants
                 .into_iter()
                 .map(|entry| MeetingParticipantView {
                     session_id: entry.session_id,
@@ -159,6 +237,7 @@ fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
                     audio_muted: entry.state.audio_muted,
                     video_muted: entry.state.video_muted,
                     hand_raised: entry.state.hand_raised,
+                    host: entry.host,
                     streams: entry
                         .streams
                         .into_iter()
@@ -180,6 +259,8 @@ fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
             session_id,
             emoji,
         },
+        SessionEvent::Admitted => ServerFrame::MeetingAdmitted { conversation_id },
+        SessionEvent::MutedByHost => ServerFrame::MeetingMutedByHost { conversation_id },
         SessionEvent::Closed { reason, rejoin } => ServerFrame::MeetingLeft {
             conversation_id,
             reason,

@@ -34,6 +34,12 @@ pub struct NodeControl {
 struct JoinQuery {
     user_id: Uuid,
     display_name: String,
+    /// Trusted: only a gateway holding the control secret gets here, and it checked the
+    /// user's role in the conversation.
+    #[serde(default)]
+    host: bool,
+    #[serde(default)]
+    guest: bool,
 }
 
 pub fn router(control: NodeControl) -> Router {
@@ -75,6 +81,8 @@ async fn open_session(
         room,
         user_id: query.user_id,
         display_name: query.display_name,
+        host: query.host,
+        guest: query.guest,
     };
     upgrade.on_upgrade(move |socket| serve_session(control, socket, request))
 }
@@ -112,6 +120,7 @@ async fn serve_session(control: NodeControl, mut socket: WebSocket, request: Joi
         &mut socket,
         &ControlFrame::Joined {
             session_id: session.id,
+            admitted: session.admitted,
         },
     )
     .await

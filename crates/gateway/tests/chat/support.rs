@@ -44,13 +44,26 @@ pub struct TestUser {
 impl TestServer {
     pub async fn start(database: TestDatabase, settings: GatewaySettings) -> Self {
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let state = AppState::new(
+        let mut state = AppState::new(
             database.store.clone(),
             Arc::new(InProcessBus::new()),
             settings,
             clock.clone(),
         )
         .expect("app state");
+        // Meetings' media on an in-process SFU node on loopback, as in `convene serve`.
+        let sfu = convene_sfu::SfuNode::start(
+            convene_sfu::SfuConfig {
+                udp_bind_addr: "127.0.0.1:0".parse().unwrap(),
+                advertised_addr: None,
+                max_rooms: 10,
+                max_participants: 50,
+            },
+            state.shutdown.clone(),
+        )
+        .await
+        .expect("sfu node");
+        state.media.local = Some(sfu);
         let tasks = TaskTracker::new();
         state.spawn_background_tasks(&tasks);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -74,11 +74,17 @@ pub struct JoinRequest {
     pub room: String,
     pub user_id: Uuid,
     pub display_name: String,
+    /// May control the meeting (mute, remove, admit, lock, end); never knocks.
+    pub host: bool,
+    /// Guests knock: they wait in the lobby until a host lets them in.
+    pub guest: bool,
 }
 
 /// One participant's presence in a room, until it is dropped or sends `Leave`.
 pub struct SfuSession {
     pub id: Uuid,
+    /// False while knocking; `SessionEvent::Admitted` follows when a host lets them in.
+    pub admitted: bool,
     commands: mpsc::Sender<node::Command>,
     pub events: mpsc::Receiver<SessionEvent>,
 }
@@ -121,7 +127,31 @@ pub enum SessionCommand {
     Reaction {
         emoji: String,
     },
+    /// Refused unless the session is a host's.
+    Host {
+        action: HostAction,
+    },
     Leave,
+}
+
+/// What a host does to the room or to someone in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HostAction {
+    Mute { session_id: Uuid },
+    Remove { session_id: Uuid },
+    Admit { session_id: Uuid },
+    Deny { session_id: Uuid },
+    Lock { locked: bool },
+    EndForAll,
+}
+
+/// Someone knocking.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WaitingEntry {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub display_name: String,
 }
 
 /// A stream a participant publishes, as subscribers see it: the `MediaStream.id` of the
@@ -139,6 +169,7 @@ pub struct RosterEntry {
     pub user_id: Uuid,
     pub display_name: String,
     pub state: ParticipantState,
+    pub host: bool,
     pub streams: Vec<RosterStream>,
 }
 
@@ -151,8 +182,16 @@ pub enum SessionEvent {
     SubscribeOffer {
         sdp: String,
     },
-    /// Everyone in the room, in joining order, after any change.
-    Roster(Vec<RosterEntry>),
+    /// Everyone in the room, in joining order, after any change; hosts also see who knocks.
+    Roster {
+        participants: Vec<RosterEntry>,
+        waiting: Vec<WaitingEntry>,
+        locked: bool,
+    },
+    /// A host let this knocking session in: publish now.
+    Admitted,
+    /// A host muted this participant's microphone.
+    MutedByHost,
     ActiveSpeakers {
         dominant: Option<Uuid>,
         speaking: Vec<Uuid>,
@@ -243,9 +282,10 @@ impl SfuNode {
             })
             .await
             .map_err(|_| Error::Stopped)?;
-        let id = reply_rx.await.map_err(|_| Error::Stopped)??;
+        let (id, admitted) = reply_rx.await.map_err(|_| Error::Stopped)??;
         Ok(SfuSession {
             id,
+            admitted,
             commands: self.commands.clone(),
             events,
         })

@@ -1,6 +1,6 @@
 //! The node's task: one loop over the socket, the command channel and the earliest timer.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,7 +11,6 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
-use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -30,10 +29,12 @@ use uuid::Uuid;
 use super::peer::{OPUS_CLOCK_RATE, VP8_CLOCK_RATE, new_peer_connection, opus, vp8};
 use super::wire::{stun_local_ufrag, vp8_starts_keyframe};
 use super::{
-    JoinRequest, LoadCounters, ParticipantState, PublishedSource, RosterEntry, RosterStream,
-    SessionCommand, SessionEvent, SfuConfig,
+    HostAction, JoinRequest, LoadCounters, ParticipantState, PublishedSource, RosterEntry,
+    RosterStream, SessionCommand, SessionEvent, SfuConfig, WaitingEntry,
 };
 use crate::Error;
+
+mod sessions;
 use crate::forwarding::{
     IncomingRtp, MediaKind, ParticipantId, PublishedTrack, Room, RoomInput, RoomOutput, TrackId,
     TrackSource, ViewPreference,
@@ -46,7 +47,7 @@ pub(crate) enum Command {
     Join {
         request: JoinRequest,
         events: mpsc::Sender<SessionEvent>,
-        reply: oneshot::Sender<crate::Result<Uuid>>,
+        reply: oneshot::Sender<crate::Result<(Uuid, bool)>>,
     },
     Session {
         session: Uuid,
@@ -69,8 +70,9 @@ struct Peer {
 
 struct RoomEntry {
     room: Room,
-    /// In joining order, for the roster.
+    /// In joining order, for the roster; includes those knocking.
     sessions: Vec<Uuid>,
+    locked: bool,
 }
 
 struct Session {
@@ -79,6 +81,9 @@ struct Session {
     user_id: Uuid,
     display_name: String,
     state: ParticipantState,
+    host: bool,
+    /// False while knocking: not in the forwarding core, no peer connections.
+    admitted: bool,
     events: mpsc::Sender<SessionEvent>,
     sources_by_mid: HashMap<String, PublishedSource>,
     /// rtc's track id (the browser's msid) → the room's track.
@@ -201,7 +206,12 @@ impl Node {
         }
         let sessions: Vec<Uuid> = self.sessions.keys().copied().collect();
         for session in sessions {
-            self.close_session(session, "the media server is shutting down", Instant::now());
+            self.close_session(
+                session,
+                "the media server is shutting down",
+                true,
+                Instant::now(),
+            );
         }
         self.pump_dirty(Instant::now());
     }
@@ -362,7 +372,7 @@ impl Node {
             RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
                 tracing::debug!(%session, ?role, %state, "peer connection state");
                 if state == RTCPeerConnectionState::Failed {
-                    self.close_session(session, "the media connection failed", now);
+                    self.close_session(session, "the media connection failed", true, now);
                 }
             }
             RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init))
@@ -697,6 +707,13 @@ impl Node {
                 self.broadcast(room_name, event);
             }
             RoomOutput::Closed => {
+                // Someone still knocking keeps the room (with a fresh core) for a host to come.
+                if let Some(entry) = self.rooms.get_mut(room_name)
+                    && !entry.sessions.is_empty()
+                {
+                    entry.room = Room::new();
+                    return;
+                }
                 self.rooms.remove(room_name);
                 self.load
                     .rooms
@@ -805,324 +822,5 @@ impl Node {
                 .events
                 .try_send(SessionEvent::SubscribeOffer { sdp });
         }
-    }
-
-    fn handle_command(&mut self, command: Command, now: Instant) {
-        match command {
-            Command::Join {
-                request,
-                events,
-                reply,
-            } => {
-                let _ = reply.send(self.join(request, events, now));
-            }
-            Command::Session { session, command } => {
-                if let Err(error) = self.session_command(session, command, now) {
-                    tracing::debug!(%session, %error, "session command failed");
-                    if let Some(session) = self.sessions.get(&session) {
-                        let _ = session.events.try_send(SessionEvent::Closed {
-                            reason: format!("negotiation failed: {error}"),
-                            rejoin: false,
-                        });
-                    }
-                    self.close_session(session, "negotiation failed", now);
-                }
-            }
-        }
-    }
-
-    fn join(
-        &mut self,
-        request: JoinRequest,
-        events: mpsc::Sender<SessionEvent>,
-        now: Instant,
-    ) -> crate::Result<Uuid> {
-        if !self.rooms.contains_key(&request.room) && self.rooms.len() >= self.config.max_rooms {
-            return Err(Error::Full("rooms"));
-        }
-        if self.sessions.len() >= self.config.max_participants {
-            return Err(Error::Full("participants"));
-        }
-        let session_id = Uuid::now_v7();
-        let participant = ParticipantId(self.next_id());
-        self.session_of_participant.insert(participant, session_id);
-        self.sessions.insert(
-            session_id,
-            Session {
-                room: request.room.clone(),
-                participant,
-                user_id: request.user_id,
-                display_name: request.display_name,
-                state: ParticipantState::default(),
-                events,
-                sources_by_mid: HashMap::new(),
-                published: HashMap::new(),
-                bindings: HashMap::new(),
-                awaiting_subscribe_answer: false,
-                subscribe_renegotiation_needed: false,
-            },
-        );
-        self.rooms
-            .entry(request.room.clone())
-            .or_insert_with(|| RoomEntry {
-                room: Room::new(),
-                sessions: Vec::new(),
-            })
-            .sessions
-            .push(session_id);
-        self.load
-            .rooms
-            .store(self.rooms.len() as u64, Ordering::Relaxed);
-        self.load
-            .participants
-            .store(self.sessions.len() as u64, Ordering::Relaxed);
-        self.room_input(&request.room, RoomInput::Join(participant), now);
-        self.broadcast_roster(&request.room);
-        tracing::info!(room = request.room, session = %session_id, "participant joined");
-        Ok(session_id)
-    }
-
-    fn session_command(
-        &mut self,
-        session_id: Uuid,
-        command: SessionCommand,
-        now: Instant,
-    ) -> crate::Result<()> {
-        if !self.sessions.contains_key(&session_id) {
-            return Err(Error::UnknownSession);
-        }
-        let webrtc = |error: rtc::shared::error::Error| Error::WebRtc(error.to_string());
-        match command {
-            SessionCommand::PublishOffer { sdp, sources } => {
-                self.unpublish_missing(session_id, &sources, now);
-                if let Some(session) = self.sessions.get_mut(&session_id) {
-                    session.sources_by_mid = sources
-                        .into_iter()
-                        .map(|source| (source.mid.clone(), source))
-                        .collect();
-                }
-                if !self.peers.contains_key(&(session_id, Role::Publish)) {
-                    self.new_peer(session_id, Role::Publish, now)?;
-                }
-                let peer = self
-                    .peers
-                    .get_mut(&(session_id, Role::Publish))
-                    .ok_or(Error::UnknownSession)?;
-                let offer = RTCSessionDescription::offer(sdp).map_err(webrtc)?;
-                peer.connection
-                    .set_remote_description(now, offer)
-                    .map_err(webrtc)?;
-                let answer = peer.connection.create_answer(None).map_err(webrtc)?;
-                peer.connection
-                    .set_local_description(now, answer)
-                    .map_err(webrtc)?;
-                let sdp = peer
-                    .connection
-                    .local_description()
-                    .map(|description| description.sdp.clone())
-                    .unwrap_or_default();
-                self.mark_dirty((session_id, Role::Publish));
-                if let Some(session) = self.sessions.get(&session_id) {
-                    let _ = session.events.try_send(SessionEvent::PublishAnswer { sdp });
-                }
-            }
-            SessionCommand::SubscribeAnswer { sdp } => {
-                let peer = self
-                    .peers
-                    .get_mut(&(session_id, Role::Subscribe))
-                    .ok_or(Error::UnknownSession)?;
-                let answer = RTCSessionDescription::answer(sdp).map_err(webrtc)?;
-                peer.connection
-                    .set_remote_description(now, answer)
-                    .map_err(webrtc)?;
-                let Some(session) = self.sessions.get_mut(&session_id) else {
-                    return Ok(());
-                };
-                session.awaiting_subscribe_answer = false;
-                for binding in session.bindings.values_mut() {
-                    if let Some(mut sender) = peer.connection.rtp_sender(binding.sender_id) {
-                        binding.payload_type = sender
-                            .get_parameters()
-                            .rtp_parameters
-                            .codecs
-                            .first()
-                            .map(|codec| codec.payload_type);
-                    }
-                }
-                // New subscribers start with a keyframe, asked for now that media can flow.
-                let participant = session.participant;
-                let room = session.room.clone();
-                let tracks: Vec<TrackId> = session.bindings.keys().copied().collect();
-                self.mark_dirty((session_id, Role::Subscribe));
-                for track in tracks {
-                    self.room_input(
-                        &room,
-                        RoomInput::KeyframeRequest {
-                            subscriber: participant,
-                            track,
-                        },
-                        now,
-                    );
-                }
-            }
-            SessionCommand::Preference {
-                stream_id: wanted_stream,
-                visible,
-                max_layer,
-            } => {
-                let Some(session) = self.sessions.get(&session_id) else {
-                    return Ok(());
-                };
-                let participant = session.participant;
-                let room = session.room.clone();
-                let tracks: Vec<TrackId> = self
-                    .tracks
-                    .iter()
-                    .filter(|(_, track)| {
-                        track.kind == MediaKind::Video && track.stream_id() == wanted_stream
-                    })
-                    .map(|(id, _)| *id)
-                    .collect();
-                for track in tracks {
-                    self.room_input(
-                        &room,
-                        RoomInput::Preference {
-                            subscriber: participant,
-                            track,
-                            preference: ViewPreference { visible, max_layer },
-                        },
-                        now,
-                    );
-                }
-            }
-            SessionCommand::State(state) => {
-                if let Some(session) = self.sessions.get_mut(&session_id) {
-                    session.state = state;
-                    let room = session.room.clone();
-                    self.broadcast_roster(&room);
-                }
-            }
-            SessionCommand::Reaction { emoji } => {
-                if let Some(session) = self.sessions.get(&session_id) {
-                    let room = session.room.clone();
-                    self.broadcast(&room, SessionEvent::Reaction { session_id, emoji });
-                }
-            }
-            SessionCommand::Leave => self.close_session(session_id, LEFT, now),
-        }
-        Ok(())
-    }
-
-    /// A re-offer that no longer lists a track (a stopped screen share) unpublishes it.
-    fn unpublish_missing(&mut self, session_id: Uuid, sources: &[PublishedSource], now: Instant) {
-        let mids: BTreeSet<&str> = sources.iter().map(|source| source.mid.as_str()).collect();
-        let gone: Vec<(String, TrackId)> = self
-            .sessions
-            .get(&session_id)
-            .map(|session| {
-                session
-                    .published
-                    .iter()
-                    .filter(|(_, track)| {
-                        self.tracks
-                            .get(track)
-                            .is_some_and(|track| !mids.contains(track.mid.as_str()))
-                    })
-                    .map(|(rtc_id, track)| (rtc_id.clone(), *track))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (rtc_id, track) in gone {
-            if let Some(session) = self.sessions.get_mut(&session_id) {
-                session.published.remove(&rtc_id);
-            }
-            if let Some(removed) = self.tracks.remove(&track) {
-                self.load.tracks.fetch_sub(1, Ordering::Relaxed);
-                self.room_input(&removed.room, RoomInput::Unpublish(track), now);
-                self.broadcast_roster(&removed.room);
-            }
-        }
-    }
-
-    fn close_session(&mut self, session_id: Uuid, reason: &str, now: Instant) {
-        let Some(session) = self.sessions.remove(&session_id) else {
-            return;
-        };
-        let _ = session.events.try_send(SessionEvent::Closed {
-            reason: reason.to_owned(),
-            rejoin: reason != LEFT,
-        });
-        for role in [Role::Publish, Role::Subscribe] {
-            if let Some(mut peer) = self.peers.remove(&(session_id, role)) {
-                let _ = peer.connection.close();
-                while let Some(datagram) = peer.connection.poll_write() {
-                    let _ = self
-                        .socket
-                        .try_send_to(&datagram.message, datagram.transport.peer_addr);
-                }
-                self.by_ufrag.remove(&peer.ufrag);
-            }
-        }
-        self.by_addr.retain(|_, key| key.0 != session_id);
-        let published: Vec<TrackId> = session.published.values().copied().collect();
-        for track in published {
-            if self.tracks.remove(&track).is_some() {
-                self.load.tracks.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-        if let Some(entry) = self.rooms.get_mut(&session.room) {
-            entry.sessions.retain(|id| *id != session_id);
-        }
-        // Leaving unpublishes this participant's tracks for everyone else.
-        self.room_input(&session.room, RoomInput::Leave(session.participant), now);
-        self.session_of_participant.remove(&session.participant);
-        self.load
-            .participants
-            .store(self.sessions.len() as u64, Ordering::Relaxed);
-        self.broadcast_roster(&session.room);
-        tracing::info!(room = session.room, session = %session_id, reason, "participant left");
-    }
-
-    fn broadcast(&self, room_name: &str, event: SessionEvent) {
-        let Some(entry) = self.rooms.get(room_name) else {
-            return;
-        };
-        for session_id in &entry.sessions {
-            if let Some(session) = self.sessions.get(session_id) {
-                let _ = session.events.try_send(event.clone());
-            }
-        }
-    }
-
-    fn broadcast_roster(&self, room_name: &str) {
-        let Some(entry) = self.rooms.get(room_name) else {
-            return;
-        };
-        let roster: Vec<RosterEntry> = entry
-            .sessions
-            .iter()
-            .filter_map(|session_id| {
-                let session = self.sessions.get(session_id)?;
-                let mut streams: Vec<RosterStream> = session
-                    .published
-                    .values()
-                    .filter_map(|track| self.tracks.get(track))
-                    .filter(|track| track.kind == MediaKind::Video)
-                    .map(|track| RosterStream {
-                        stream_id: track.stream_id(),
-                        source: track.source,
-                    })
-                    .collect();
-                streams.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
-                Some(RosterEntry {
-                    session_id: *session_id,
-                    user_id: session.user_id,
-                    display_name: session.display_name.clone(),
-                    state: session.state,
-                    streams,
-                })
-            })
-            .collect();
-        self.broadcast(room_name, SessionEvent::Roster(roster));
     }
 }
