@@ -33,6 +33,7 @@ export function ConversationView({
   onBack,
   onDialog,
   focus,
+  embedded = false,
 }: {
   client: ChatClient;
   snap: Snapshot;
@@ -42,6 +43,8 @@ export function ConversationView({
   onBack: () => void;
   onDialog: (dialog: DialogState) => void;
   focus: Focus | null;
+  /** Inside a meeting's chat panel (which has its own header). */
+  embedded?: boolean;
 }) {
   const state = snap.chat;
   const selfId = state.selfId;
@@ -263,7 +266,7 @@ export function ConversationView({
 
   return (
     <section className="flex h-full min-h-0 flex-col" aria-label={title} data-testid="conversation-view" data-conversation-id={id}>
-      <header className="flex items-center gap-2 border-b border-slate-200 bg-slate-50 px-2 py-2 dark:border-slate-800 dark:bg-slate-900">
+      <header className={`${embedded ? "hidden" : "flex"} items-center gap-2 border-b border-slate-200 bg-slate-50 px-2 py-2 dark:border-slate-800 dark:bg-slate-900`}>
         <button type="button" className="icon-btn md:hidden" onClick={onBack} aria-label="Back to conversations" data-testid="back-button">
           <Icon name="back" />
         </button>
@@ -318,6 +321,19 @@ export function ConversationView({
             </button>
           </>
         )}
+        {conversation.kind !== "direct" && (
+          <button
+            type="button"
+            className="btn-primary mr-1 rounded-full px-3 py-1.5"
+            aria-label={conversation.kind === "meeting" ? "Join the meeting" : "Start or join this group's meeting"}
+            title={conversation.kind === "meeting" ? "Join the meeting" : "Video meeting with the group"}
+            data-testid="meeting-join-button"
+            onClick={() => client.meetings.openLobby(id)}
+          >
+            <CallIcon name="video" className="h-4 w-4" />
+            Join
+          </button>
+        )}
         <button
           type="button"
           className="icon-btn"
@@ -351,7 +367,13 @@ export function ConversationView({
           aria-label="Messages"
           aria-busy={!c.history.loaded}
         >
-          {conversation.kind === "meeting" && <MeetingCard code={conversation.meeting_code} onCopied={() => client.toast("Meeting link copied.")} />}
+          {conversation.kind === "meeting" && !embedded && (
+            <MeetingCard
+              code={conversation.meeting_code}
+              onCopied={() => client.toast("Meeting link copied.")}
+              onJoin={() => client.meetings.openLobby(id)}
+            />
+          )}
           {c.history.loaded && !c.history.hasMore && messages.length > 0 && (
             <p className="mx-auto mb-3 w-fit rounded-lg bg-amber-50 px-3 py-1 text-center text-xs text-amber-900 shadow-sm dark:bg-slate-800 dark:text-amber-200">
               This is the beginning of the conversation.
@@ -507,7 +529,7 @@ function interleave(messages: MessageView[], calls: CallLogEntry[]): Row[] {
   return rows;
 }
 
-function MeetingCard({ code, onCopied }: { code: string | null; onCopied: () => void }) {
+function MeetingCard({ code, onCopied, onJoin }: { code: string | null; onCopied: () => void; onJoin: () => void }) {
   if (!code) return null;
   const link = `${location.origin}/join/${code}`;
   return (
@@ -522,6 +544,9 @@ function MeetingCard({ code, onCopied }: { code: string | null; onCopied: () => 
         onClick={() => void navigator.clipboard?.writeText(link).then(onCopied)}
       >
         <Icon name="copy" className="h-4 w-4" /> Copy invite link
+      </button>
+      <button type="button" className="btn-primary mt-1 ml-1 rounded-full" data-testid="meeting-card-join" onClick={onJoin}>
+        <Icon name="video" className="h-4 w-4" /> Join now
       </button>
     </div>
   );

@@ -1,6 +1,6 @@
 // New chat (user search), new group, new meeting / join by code, search, forward.
 import { type FormEvent, useEffect, useState } from "react";
-import type { ConversationView, MessageView } from "@proto";
+import type { MessageView } from "@proto";
 import type { Api } from "../lib/api";
 import { sortedConversations } from "../lib/chatStore";
 import { type ChatClient, type Snapshot, describe } from "../lib/client";
@@ -234,7 +234,6 @@ export function MeetingDialog({
   const [title, setTitle] = useState("");
   const [allowGuests, setAllowGuests] = useState(true);
   const [code, setCode] = useState("");
-  const [created, setCreated] = useState<ConversationView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -242,7 +241,6 @@ export function MeetingDialog({
       setTab(initialTab);
       setTitle("");
       setCode("");
-      setCreated(null);
       setError(null);
     }
   }, [open, initialTab]);
@@ -252,7 +250,8 @@ export function MeetingDialog({
     setBusy(true);
     setError(null);
     try {
-      setCreated(await client.createMeeting(title.trim() || undefined, allowGuests));
+      // Straight to the lobby, which shows the code and the link to share.
+      onOpened((await client.createMeeting(title.trim() || undefined, allowGuests)).id);
     } catch (e) {
       setError(describe(e));
     } finally {
@@ -273,7 +272,6 @@ export function MeetingDialog({
       setBusy(false);
     }
   };
-  const link = created?.meeting_code ? `${location.origin}/join/${created.meeting_code}` : "";
   return (
     <Dialog open={open} onClose={onClose} title="Meeting" testId="meeting-dialog">
       <div role="tablist" className="mb-4 flex gap-1 rounded-xl bg-slate-100 p-1 dark:bg-slate-800">
@@ -294,23 +292,7 @@ export function MeetingDialog({
         ))}
       </div>
       {tab === "new" ? (
-        created ? (
-          <div className="space-y-3 text-center" data-testid="meeting-created">
-            <p className="text-sm text-slate-600 dark:text-slate-300">Share this code or link with the people you want to meet.</p>
-            <div className="font-mono text-2xl font-semibold tracking-wider" data-testid="meeting-code">
-              {created.meeting_code}
-            </div>
-            <div className="flex gap-2">
-              <input className="input font-mono text-xs" readOnly value={link} aria-label="Invite link" onFocus={(e) => e.target.select()} />
-              <button type="button" className="btn-ghost" onClick={() => void navigator.clipboard?.writeText(link).then(() => client.toast("Meeting link copied."))}>
-                <Icon name="copy" className="h-4 w-4" /> Copy
-              </button>
-            </div>
-            <button type="button" className="btn-primary w-full" onClick={() => onOpened(created.id)}>
-              Open the meeting chat
-            </button>
-          </div>
-        ) : isGuest ? (
+        isGuest ? (
           <p className="text-sm text-slate-600 dark:text-slate-300">Guests can join meetings with a code, but only members can start one.</p>
         ) : (
           <form onSubmit={create} className="space-y-3">
@@ -324,7 +306,7 @@ export function MeetingDialog({
             </label>
             {error && <p className="text-sm text-red-600" role="alert">{error}</p>}
             <button type="submit" className="btn-primary w-full" disabled={busy} data-testid="create-meeting">
-              {busy && <Spinner />} Create meeting
+              {busy && <Spinner />} Start the meeting
             </button>
           </form>
         )

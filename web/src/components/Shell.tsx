@@ -8,6 +8,7 @@ import { ChatClient } from "../lib/client";
 import { CallHistoryPanel } from "./CallHistory";
 import { CallLayer } from "./CallOverlay";
 import { CallStage } from "./CallStage";
+import { MeetingScreen } from "./MeetingScreen";
 import { beep, showNotification } from "../lib/notify";
 import type { MeView } from "../lib/types";
 import { ConversationList } from "./ConversationList";
@@ -78,6 +79,11 @@ export function Shell({
   const callPhase = calls.call.phase;
   const inCall = callPhase.kind === "in_call" ? callPhase : null;
   const callConversation = inCall ? snap.chat.conversations[inCall.call.conversation_id] : undefined;
+  const meeting = useSyncExternalStore(client.meetings.subscribe, client.meetings.snapshot);
+  const meetingPhase = meeting.state.phase;
+  const meetingId = meetingPhase.kind === "idle" || inCall ? null : meetingPhase.conversationId;
+  const meetingConversation = meetingId ? snap.chat.conversations[meetingId] : undefined;
+  const [meetingChatShown, setMeetingChatShown] = useState(false);
   const [activeId, setActiveId] = useState<string | null>(() => routeOf(location.pathname).conversationId);
   const [dialog, setDialog] = useState<DialogState>({ kind: "none" });
   const [pinned, setPinned] = useState(loadPinned);
@@ -109,7 +115,10 @@ export function Shell({
     const { joinCode } = routeOf(location.pathname);
     if (!joinCode) return;
     client.joinMeeting(joinCode).then(
-      (id) => navigate(id, true),
+      (id) => {
+        navigate(id, true);
+        client.meetings.openLobby(id);
+      },
       (error: unknown) => {
         client.toast(error instanceof Error ? error.message : "That meeting could not be joined.");
         navigate(null, true);
@@ -118,12 +127,24 @@ export function Shell({
   }, [client, navigate]);
 
   const active = activeId ? snap.chat.conversations[activeId] : undefined;
-  // During a call its conversation is the one on screen (beside the video).
-  const shownId = callConversation?.summary.conversation.id ?? active?.summary.conversation.id;
+  // During a call its conversation is the one on screen (beside the video); during a
+  // meeting, its chat while the chat panel shows it.
+  const shownId = meetingId
+    ? meetingChatShown
+      ? meetingId
+      : null
+    : (callConversation?.summary.conversation.id ?? active?.summary.conversation.id);
   useEffect(() => {
     if (shownId) client.openConversation(shownId);
     else client.setActive(null);
   }, [client, shownId]);
+  const openMeeting = useCallback(
+    (conversationId: string) => {
+      navigate(conversationId);
+      client.meetings.openLobby(conversationId);
+    },
+    [client, navigate],
+  );
 
   // A conversation we were removed from closes.
   useEffect(() => {
@@ -168,7 +189,33 @@ export function Shell({
           Reconnecting… Messages you send will go out when the connection is back.
         </div>
       )}
-      {inCall ? (
+      {meetingId ? (
+        <MeetingScreen
+          meetings={client.meetings}
+          meeting={meeting}
+          conversation={meetingConversation}
+          title={meetingConversation ? conversationTitle(snap.chat, meetingConversation) : "Meeting"}
+          selfId={me.id}
+          selfName={me.display_name}
+          toast={(text) => client.toast(text)}
+          onChatShown={setMeetingChatShown}
+        >
+          {meetingConversation && (
+            <ConversationView
+              key={meetingConversation.summary.conversation.id}
+              client={client}
+              snap={snap}
+              conversation={meetingConversation}
+              pinned={pinned.has(meetingConversation.summary.conversation.id)}
+              onTogglePinned={() => togglePinned(meetingConversation.summary.conversation.id)}
+              onBack={() => setMeetingChatShown(false)}
+              onDialog={setDialog}
+              focus={null}
+              embedded
+            />
+          )}
+        </MeetingScreen>
+      ) : inCall ? (
         <CallStage client={client} chat={snap.chat} calls={calls}>
           {callConversation && (
             <ConversationView
@@ -260,7 +307,7 @@ export function Shell({
         onClose={() => setDialog({ kind: "none" })}
         onOpened={(id) => {
           setDialog({ kind: "none" });
-          navigate(id);
+          openMeeting(id);
         }}
       />
       <SearchDialog

@@ -5,6 +5,8 @@
 import type { ClientFrame, ConversationSummaryView, ConversationView, MessageView, ServerFrame } from "@proto";
 import { type Api, ApiError } from "./api";
 import { CallClient } from "./callClient";
+import { isBusy } from "./callState";
+import { MeetingClient } from "./meetingClient";
 import { type Action, type ChatState, type Effect, cursors, initialState, reduce } from "./chatStore";
 import { newClientId } from "./ids";
 import { ChatSocket, type SocketStatus, SocketRequestError, socketUrl } from "./socket";
@@ -40,12 +42,22 @@ export interface ClientOptions {
 
 /** Errors the server sends about `call_signal` frames (which carry no request id): a
  * late candidate after the call ended is no news for the user. */
-const QUIET_CALL_ERRORS = new Set(["call_ended", "call_not_ongoing", "call_not_found", "not_the_answering_connection", "invalid_signal"]);
+const QUIET_CALL_ERRORS = new Set([
+  "call_ended",
+  "call_not_ongoing",
+  "call_not_found",
+  "not_the_answering_connection",
+  "invalid_signal",
+  // A meeting frame (a view preference, a state) that crossed our leaving.
+  "not_in_meeting",
+]);
 
 export class ChatClient {
   readonly me: MeView;
   /** One-to-one calls (callClient.ts), fed by this driver's socket. */
   readonly calls: CallClient;
+  /** Group meetings through the SFU (meetingClient.ts), fed by this driver's socket. */
+  readonly meetings: MeetingClient;
   private readonly api: Api;
   private readonly socket: ChatSocket;
   private readonly options: ClientOptions;
@@ -88,6 +100,16 @@ export class ChatClient {
       nameOf: (userId) => this.snap.chat.users[userId]?.display_name ?? "Someone",
       ensureUsers: (ids) => this.ensureUsers(ids),
       open: (conversationId) => this.options.onOpen?.(conversationId),
+    });
+    this.meetings = new MeetingClient({
+      transport: {
+        join: (conversationId) =>
+          this.socket.request<Extract<ServerFrame, { type: "meeting_joined" }>>({ type: "meeting_join", conversation_id: conversationId }),
+        fire: (frame) => this.socket.fire(frame),
+        online: () => this.socket.status === "online",
+      },
+      toast: (text) => this.toast(text),
+      inCall: () => isBusy(this.calls.state),
     });
     this.socket = new ChatSocket({
       url: socketUrl(window.location),
@@ -162,6 +184,7 @@ export class ChatClient {
     }
     this.set({ ready: true });
     this.calls.start();
+    this.meetings.start();
     this.socket.start();
     this.api.blocks().then(
       (users) => {
@@ -174,6 +197,7 @@ export class ChatClient {
 
   stop(): void {
     this.calls.stop();
+    this.meetings.stop();
     this.socket.stop();
     for (const undo of this.cleanup.splice(0)) undo();
     if (this.tickTimer) clearInterval(this.tickTimer);
@@ -183,6 +207,7 @@ export class ChatClient {
 
   private onStatus(status: SocketStatus): void {
     this.set({ status });
+    this.meetings.onStatus(status);
     if (status === "online") {
       // Everything we hold reached this device; the open conversation is read.
       for (const id of Object.keys(this.snap.chat.conversations)) this.scheduleReceipts(id);
@@ -244,6 +269,14 @@ export class ChatClient {
         return;
       case "call_signal":
         this.calls.onSignal(frame);
+        return;
+      case "meeting_roster":
+      case "meeting_speakers":
+      case "meeting_reaction":
+      case "meeting_left":
+      case "meeting_publish_answer":
+      case "meeting_subscribe_offer":
+        this.meetings.onFrame(frame);
         return;
       case "error":
         if (QUIET_CALL_ERRORS.has(frame.error.code)) {

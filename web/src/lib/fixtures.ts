@@ -76,6 +76,7 @@ export function participant(sessionId: string, overrides: Partial<MeetingPartici
     audio_muted: false,
     video_muted: false,
     hand_raised: false,
+    host: false,
     streams: [{ stream_id: sessionId, source: "camera" }],
     ...overrides,
   };

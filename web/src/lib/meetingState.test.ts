@@ -214,8 +214,9 @@ describe("leaving and coming back", () => {
     let { state, effects } = run(inMeeting(), { type: "set_sharing", sharing: true }, { type: "socket_down" });
     expect(state.phase).toEqual({ kind: "reconnecting", conversationId: ROOM });
     expect(types(effects)).toEqual(["close_peers"]);
-    // The devices stay open, the roster stays on screen until the new one.
-    expect(state.roster).toHaveLength(2);
+    // The devices stay open, the others stay on screen until the new roster; our old
+    // seat is gone (we show from our own devices meanwhile).
+    expect(state.roster.map((p) => p.session_id)).toEqual([BOB_SESSION]);
     expect(state.local.sharing).toBe(false);
     expect(isInMeeting(state.phase)).toBe(true);
     ({ state, effects } = run(state, { type: "socket_online" }));

@@ -151,6 +151,12 @@ export function selfSessionId(phase: MeetingPhase): string | null {
   return phase.kind === "in_meeting" ? phase.sessionId : null;
 }
 
+/** The roster without the seat we are giving up (until the next roster, the others stay
+ * on screen; we are shown from our own devices). */
+function withoutSeat(roster: MeetingParticipantView[], phase: MeetingPhase): MeetingParticipantView[] {
+  return phase.kind === "in_meeting" ? roster.filter((p) => p.session_id !== phase.sessionId) : roster;
+}
+
 export function reduceMeeting(state: MeetingState, action: MeetingAction): MeetingStep {
   const effects: MeetingEffect[] = [];
   const phase = state.phase;
@@ -251,11 +257,11 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
     }
 
     case "leave": {
-      if (!isInMeeting(phase) && phase.kind !== "lobby") return same;
       if (phase.kind === "lobby") {
         effects.push({ type: "stop_media" });
         return next({ phase: { kind: "idle" } });
       }
+      if (phase.kind !== "joining" && phase.kind !== "in_meeting" && phase.kind !== "reconnecting") return same;
       if (phase.kind !== "reconnecting") effects.push({ type: "send_leave" });
       effects.push({ type: "stop_media" });
       return next({
@@ -271,6 +277,7 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
       effects.push({ type: "close_peers" });
       return next({
         phase: { kind: "reconnecting", conversationId: phase.conversationId },
+        roster: withoutSeat(state.roster, phase),
         local: { ...state.local, sharing: false },
         speakers: { dominant: null, speaking: [] },
       });
@@ -288,6 +295,7 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
       effects.push({ type: "close_peers" }, { type: "join", conversationId: phase.conversationId });
       return next({
         phase: { kind: "joining", conversationId: phase.conversationId, rejoin: true },
+        roster: withoutSeat(state.roster, phase),
         local: { ...state.local, sharing: false },
       });
     }

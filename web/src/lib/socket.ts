@@ -29,12 +29,27 @@ export class SocketRequestError extends Error {
 
 type Answer = Extract<
   ServerFrame,
-  { type: "message_sent" | "ok" | "events" | "resumed" | "pong" | "call_update" }
+  { type: "message_sent" | "ok" | "events" | "resumed" | "pong" | "call_update" | "meeting_joined" }
 >;
 export type MessageSentFrame = Extract<ServerFrame, { type: "message_sent" }>;
 type RequestFrame = Exclude<ClientFrame, { type: "typing" | "mark_delivered" }>;
 type OutboxFrame = Extract<ClientFrame, { type: "send_message" | "forward_message" }>;
-type FireFrame = Extract<ClientFrame, { type: "typing" | "mark_delivered" | "mark_read" | "call_signal" }>;
+type FireFrame = Extract<
+  ClientFrame,
+  {
+    type:
+      | "typing"
+      | "mark_delivered"
+      | "mark_read"
+      | "call_signal"
+      | "meeting_publish"
+      | "meeting_subscribe_answer"
+      | "meeting_view"
+      | "meeting_state"
+      | "meeting_reaction"
+      | "meeting_leave";
+  }
+>;
 export type ReadyFrame = Extract<ServerFrame, { type: "ready" }>;
 
 export interface SocketOptions {
@@ -262,7 +277,8 @@ export class ChatSocket {
         this.settle(frame.request_id, frame);
         return;
       case "call_update":
-        // The answer to a call request, or news for every tab.
+      case "meeting_joined":
+        // The answer to a call request or a meeting join, or news for every tab.
         if (frame.request_id && this.inFlight.has(frame.request_id)) this.settle(frame.request_id, frame);
         else this.options.onFrame(frame);
         return;
