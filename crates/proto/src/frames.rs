@@ -128,6 +128,14 @@ pub enum ClientFrame {
         #[ts(as = "Option<bool>", optional)]
         failed: bool,
     },
+    /// Add someone to an ongoing one-to-one call: it moves to a new group (the three of
+    /// you) and its meeting on the SFU. Answered by `call_moved`, then the call ends.
+    CallAddParticipant {
+        #[ts(optional)]
+        request_id: Option<String>,
+        call_id: Uuid,
+        user_id: Uuid,
+    },
     /// WebRTC negotiation for the other participant of an ongoing (or, for the caller's
     /// offer, ringing) call.
     CallSignal {
@@ -266,6 +274,13 @@ pub enum ServerFrame {
     CallUpdate {
         request_id: Option<String>,
         call: CallView,
+    },
+    /// The call moved to the meeting of `conversation_id` (someone added a third person):
+    /// join its media now (`meeting_join`) and drop the peer-to-peer connection; the
+    /// `call_update` that ends the call follows.
+    CallMoved {
+        call_id: Uuid,
+        conversation_id: Uuid,
     },
     /// Negotiation from the other participant.
     CallSignal {

@@ -93,7 +93,7 @@ export type ClientFrame = { "type": "resume", request_id?: string, cursors: Arra
  * The media never connected (or broke for good): the call ends as `failed`, not
  * as an ordinary call with a duration.
  */
-failed?: boolean, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "meeting_join", request_id?: string, conversation_id: string, 
+failed?: boolean, } | { "type": "call_add_participant", request_id?: string, call_id: string, user_id: string, } | { "type": "call_signal", call_id: string, signal: CallSignalView, } | { "type": "meeting_join", request_id?: string, conversation_id: string, 
 /**
  * Ring the other members of a group (its call button): they get `meeting_ringing`.
  */
@@ -112,7 +112,7 @@ duplicate: boolean, message: MessageView, } | { "type": "ok", request_id: string
 /**
  * The seq of the event the request caused, if any.
  */
-seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "call_update", request_id: string | null, call: CallView, } | { "type": "call_signal", call_id: string, from_user_id: string, signal: CallSignalView, } | { "type": "pong", request_id: string | null, } | { "type": "meeting_joined", request_id: string | null, conversation_id: string, session_id: string, 
+seq: number | null, } | { "type": "events", request_id: string | null, conversation_id: string, events: Array<EventView>, complete: boolean, } | { "type": "resumed", request_id: string | null, } | { "type": "conversation_added", conversation: ConversationSummaryView, } | { "type": "conversation_removed", conversation_id: string, } | { "type": "receipt", conversation_id: string, user_id: string, delivered_seq: number, read_seq: number, } | { "type": "typing", conversation_id: string, user_id: string, expires_in_ms: number, } | { "type": "presence", user_id: string, online: boolean, last_seen_at: string | null, } | { "type": "resync_required", conversation_id: string | null, reason: string, } | { "type": "call_update", request_id: string | null, call: CallView, } | { "type": "call_moved", call_id: string, conversation_id: string, } | { "type": "call_signal", call_id: string, from_user_id: string, signal: CallSignalView, } | { "type": "pong", request_id: string | null, } | { "type": "meeting_joined", request_id: string | null, conversation_id: string, session_id: string, 
 /**
  * Send this many bytes of SDP at most (the frame limit, with room to spare).
  */

@@ -497,6 +497,22 @@ impl Connection {
                     .await?;
                 None
             }
+            ClientFrame::CallAddParticipant {
+                request_id,
+                call_id,
+                user_id,
+            } => {
+                calls::upgrade::add_participant(
+                    &state,
+                    &user,
+                    self.connection_id,
+                    request_id,
+                    call_id,
+                    user_id,
+                )
+                .await?;
+                None
+            }
             ClientFrame::CallSignal { call_id, signal } => {
                 calls::signalling::relay_signal(&state, &user, self.connection_id, call_id, signal)
                     .await?;
@@ -789,6 +805,7 @@ fn frame_request_id(frame: &ClientFrame) -> Option<String> {
         | ClientFrame::CallAccept { request_id, .. }
         | ClientFrame::CallDecline { request_id, .. }
         | ClientFrame::CallHangup { request_id, .. }
+        | ClientFrame::CallAddParticipant { request_id, .. }
         | ClientFrame::MeetingJoin { request_id, .. }
         | ClientFrame::MeetingHost { request_id, .. }
         | ClientFrame::MeetingLeave { request_id }

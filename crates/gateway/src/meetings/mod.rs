@@ -124,6 +124,19 @@ pub async fn join(
     })
 }
 
+/// Rings `recipients` (their clients show an incoming group call).
+pub async fn ring(state: &AppState, caller: &User, conversation_id: Uuid, recipients: &[Uuid]) {
+    let frame = ServerFrame::MeetingRinging {
+        conversation_id,
+        from_user_id: caller.id,
+        from_display_name: caller.display_name.clone(),
+    };
+    state
+        .hub
+        .fan_out(recipients, Outbound::new(Route::Ephemeral, &frame))
+        .await;
+}
+
 /// The group's other members hear that a meeting started (their clients ring).
 async fn ring_members(state: &AppState, caller: &User, conversation_id: Uuid) {
     let members = match state.store.members(conversation_id).await {
@@ -141,15 +154,7 @@ async fn ring_members(state: &AppState, caller: &User, conversation_id: Uuid) {
         .map(|member| member.user_id)
         .filter(|user_id| *user_id != caller.id)
         .collect();
-    let frame = ServerFrame::MeetingRinging {
-        conversation_id,
-        from_user_id: caller.id,
-        from_display_name: caller.display_name.clone(),
-    };
-    state
-        .hub
-        .fan_out(&others, Outbound::new(Route::Ephemeral, &frame))
-        .await;
+    ring(state, caller, conversation_id, &others).await;
 }
 
 /// A host action, after re-reading the member's role (an admin demoted since joining is

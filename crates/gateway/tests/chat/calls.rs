@@ -327,3 +327,80 @@ pub async fn call_requests_are_checked(server: &TestServer) {
         "blocked"
     );
 }
+
+pub async fn adding_a_third_person_moves_the_call_to_a_group_meeting(server: &TestServer) {
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    let conversation_id = server.start_direct(&alice, &bob).await;
+    let cursors = [(conversation_id, 0)];
+    let mut alice_ws = server.connect(&alice, &cursors).await;
+    let mut bob_ws = server.connect(&bob, &cursors).await;
+    let mut carol_ws = server.connect(&carol, &[]).await;
+
+    alice_ws.send(json!({"type": "call_invite", "request_id": "c", "conversation_id": conversation_id, "kind": "video"})).await;
+    let call_id = call_update(&mut alice_ws, "ringing").await["call"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Not before it is answered.
+    alice_ws.send(json!({"type": "call_add_participant", "request_id": "early", "call_id": call_id, "user_id": carol.id})).await;
+    let early = alice_ws.recv_until("error").await;
+    assert_eq!(early["error"]["code"], "call_not_ongoing");
+    bob_ws
+        .send(json!({"type": "call_accept", "call_id": call_id}))
+        .await;
+    call_update(&mut alice_ws, "ongoing").await;
+
+    // Someone outside the call cannot add people to it; nobody is added twice.
+    carol_ws
+        .send(json!({"type": "call_add_participant", "call_id": call_id, "user_id": carol.id}))
+        .await;
+    assert_eq!(
+        carol_ws.recv_until("error").await["error"]["code"],
+        "call_not_found"
+    );
+    alice_ws
+        .send(json!({"type": "call_add_participant", "call_id": call_id, "user_id": bob.id}))
+        .await;
+    assert_eq!(
+        alice_ws.recv_until("error").await["error"]["code"],
+        "already_in_call"
+    );
+
+    alice_ws.send(json!({"type": "call_add_participant", "request_id": "add", "call_id": call_id, "user_id": carol.id})).await;
+    let mut group_id = None;
+    for client in [&mut alice_ws, &mut bob_ws] {
+        let moved = client.recv_until("call_moved").await;
+        assert_eq!(moved["call_id"], call_id.as_str());
+        let conversation = moved["conversation_id"].as_str().unwrap().to_owned();
+        group_id.get_or_insert(conversation.clone());
+        assert_eq!(Some(conversation), group_id);
+        // The peer-to-peer call ends as an ordinary answered call.
+        let ended = call_update(client, "ended").await;
+        assert!(ended["call"]["duration_seconds"].is_number());
+    }
+    let group_id = group_id.unwrap();
+    let ringing = carol_ws.recv_until("meeting_ringing").await;
+    assert_eq!(ringing["conversation_id"], group_id.as_str());
+    assert_eq!(ringing["from_user_id"], alice.id.to_string());
+
+    let (status, members) = server
+        .api(
+            &carol,
+            "GET",
+            &format!("/api/v1/conversations/{group_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{members}");
+    assert_eq!(members["members"].as_array().unwrap().len(), 3, "{members}");
+
+    // The two continue in the group's meeting.
+    for client in [&mut alice_ws, &mut bob_ws] {
+        client
+            .send(json!({"type": "meeting_join", "request_id": "j", "conversation_id": group_id}))
+            .await;
+        assert_eq!(client.recv_until("meeting_joined").await["admitted"], true);
+    }
+}

@@ -60,6 +60,7 @@ every_backend!(
     calls::answering_on_one_tab_stops_the_others_and_signals_flow,
     calls::declined_missed_busy_and_cancelled_calls_are_logged,
     calls::call_requests_are_checked,
+    calls::adding_a_third_person_moves_the_call_to_a_group_meeting,
     meetings::meeting_media_is_for_members_of_meetings_and_groups,
     meetings::guests_knock_and_hosts_admit_or_turn_them_away,
     meetings::hosts_lock_mute_remove_and_end_for_all,
