@@ -11,6 +11,8 @@
 pub mod driver;
 mod error;
 pub mod forwarding;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use driver::{
     HostAction, JoinRequest, ParticipantState, PublishedSource, RosterEntry, RosterStream,
