@@ -156,8 +156,10 @@ export async function sfuMetrics(sfu) {
  * itself after `meeting_left` with `rejoin: true`. State in `window.__fleet`.
  */
 export const RAW_MEETING_CLIENT = `
-window.fleetJoin = async (conversationId) => {
+window.fleetJoin = async (conversationId, { tcpOnly = false } = {}) => {
   const state = (window.__fleet = { log: [], joins: 0, pcs: null, ws: null, left: [] });
+  // Drops the SFU's UDP candidate, so that only ICE over TCP can connect.
+  const only = (sdp) => tcpOnly ? sdp.split('\\r\\n').filter((line) => !/^a=candidate:.* udp /i.test(line)).join('\\r\\n') : sdp;
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
   const ws = new WebSocket('ws://' + location.host + '/api/v1/ws');
   state.ws = ws;
@@ -180,9 +182,9 @@ window.fleetJoin = async (conversationId) => {
       send({ type: 'meeting_publish', sdp: pub.localDescription.sdp, sources: [
         { mid: a.mid, source: 'microphone', layers: 1 }, { mid: v.mid, source: 'camera', layers: 3 } ] });
     } else if (f.type === 'meeting_publish_answer') {
-      await pub.setRemoteDescription({ type: 'answer', sdp: f.sdp });
+      await pub.setRemoteDescription({ type: 'answer', sdp: only(f.sdp) });
     } else if (f.type === 'meeting_subscribe_offer') {
-      await sub.setRemoteDescription({ type: 'offer', sdp: f.sdp });
+      await sub.setRemoteDescription({ type: 'offer', sdp: only(f.sdp) });
       await sub.setLocalDescription(await sub.createAnswer());
       send({ type: 'meeting_subscribe_answer', sdp: sub.localDescription.sdp });
     } else if (f.type === 'meeting_left') {
@@ -198,7 +200,16 @@ window.fleetStats = async () => {
   const sub = window.__fleet?.pcs?.sub;
   if (!sub) return null;
   const videos = [];
-  (await sub.getStats()).forEach((v) => { if (v.type === 'inbound-rtp' && v.kind === 'video') videos.push(v.framesDecoded ?? 0); });
-  return { joins: window.__fleet.joins, connection: sub.connectionState, videos, left: window.__fleet.left.map((f) => f.reason) };
+  const byId = new Map();
+  const report = await sub.getStats();
+  report.forEach((v) => { byId.set(v.id, v); if (v.type === 'inbound-rtp' && v.kind === 'video') videos.push(v.framesDecoded ?? 0); });
+  let protocol = null;
+  report.forEach((v) => {
+    if (v.type === 'transport' && v.selectedCandidatePairId) {
+      const pair = byId.get(v.selectedCandidatePairId);
+      protocol = byId.get(pair?.localCandidateId)?.protocol ?? null;
+    }
+  });
+  return { joins: window.__fleet.joins, connection: sub.connectionState, videos, protocol, left: window.__fleet.left.map((f) => f.reason) };
 };
 `;

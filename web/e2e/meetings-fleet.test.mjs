@@ -4,7 +4,7 @@
 // the UI). Logs go to test-artifacts/web/.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { closeBrowser, eventually, newUser } from "./harness.mjs";
+import { closeBrowser, eventually, newUser, startServer } from "./harness.mjs";
 import { launchCallBrowser } from "./calls-harness.mjs";
 import { RAW_MEETING_CLIENT, sfuMetrics, startFleet } from "./fleet-harness.mjs";
 
@@ -41,9 +41,9 @@ async function joinByCode(user, code) {
   assert.equal(status, 200);
 }
 
-async function enterMedia(user, conversationId) {
+async function enterMedia(user, conversationId, options = {}) {
   await user.page.evaluate(RAW_MEETING_CLIENT);
-  await user.page.evaluate((id) => window.fleetJoin(id), conversationId);
+  await user.page.evaluate(([id, options]) => window.fleetJoin(id, options), [conversationId, options]);
 }
 
 const stats = (user) => user.page.evaluate(() => window.fleetStats());
@@ -116,4 +116,24 @@ test("meetings spread over two SFU nodes, and a killed node's meeting continues 
   assert.equal(survivor.convene_sfu_rooms, 2);
   assert.equal(survivor.convene_sfu_participants, 4);
   console.log(`# failover: killed node's meeting decoding again on the other node after ${recoveredMs} ms`);
+});
+
+test("media flows over ICE-TCP on one port when UDP is not offered", { timeout: 90_000 }, async (t) => {
+  const server = await startServer({ name: "ice-tcp", env: { CONVENE_SFU_TCP_ADDR: "127.0.0.1:0" } });
+  const env = { server, browser, dialogs: [], pageErrors: [] };
+  const users = [];
+  t.after(async () => {
+    for (const user of users) await user.context.close().catch(() => {});
+    await server.stop();
+  });
+  const eve = await newUser(env, { prefix: "eve" });
+  const fay = await newUser(env, { prefix: "fay" });
+  users.push(eve, fay);
+  const meeting = await createMeeting(eve, "Firewalled");
+  await joinByCode(fay, meeting.meeting_code);
+  for (const user of users) await enterMedia(user, meeting.id, { tcpOnly: true });
+  for (const user of users) {
+    const decoded = await expectDecoding(user, 1);
+    assert.equal(decoded.protocol, "tcp", JSON.stringify(decoded));
+  }
 });

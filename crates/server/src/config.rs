@@ -94,6 +94,7 @@ pub struct Config {
     pub turn_credential_ttl_seconds: i64,
     pub sfu_udp_addr: SocketAddr,
     pub sfu_advertised_addr: Option<SocketAddr>,
+    pub sfu_tcp_addr: Option<SocketAddr>,
     pub sfu_max_rooms: usize,
     pub sfu_max_participants: usize,
     pub sfu_control_addr: SocketAddr,
@@ -429,6 +430,15 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "sfu_tcp_addr",
+        default: "",
+        doc: "Optional ICE over TCP for meeting media on one port (`0.0.0.0:7882`), for browsers behind firewalls that block UDP; advertised with the IP of `CONVENE_SFU_ADVERTISED_ADDR`. Empty = UDP only.",
+        apply: |c, v| {
+            c.sfu_tcp_addr = optional(v).map(|v| parse(&v)).transpose()?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "sfu_max_rooms",
         default: "200",
         doc: "Meetings one SFU node hosts at most; joining a new meeting beyond it answers `meeting_full`.",
@@ -556,6 +566,7 @@ impl Config {
             turn_credential_ttl_seconds: 0,
             sfu_udp_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             sfu_advertised_addr: None,
+            sfu_tcp_addr: None,
             sfu_max_rooms: 0,
             sfu_max_participants: 0,
             sfu_control_addr: SocketAddr::from(([127, 0, 0, 1], 8090)),
@@ -868,6 +879,7 @@ impl Config {
         convene_sfu::SfuConfig {
             udp_bind_addr: self.sfu_udp_addr,
             advertised_addr: self.sfu_advertised_addr,
+            tcp_bind_addr: self.sfu_tcp_addr,
             max_rooms: self.sfu_max_rooms,
             max_participants: self.sfu_max_participants,
         }

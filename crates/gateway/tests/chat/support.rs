@@ -56,6 +56,7 @@ impl TestServer {
             convene_sfu::SfuConfig {
                 udp_bind_addr: "127.0.0.1:0".parse().unwrap(),
                 advertised_addr: None,
+                tcp_bind_addr: None,
                 max_rooms: 10,
                 max_participants: 50,
             },

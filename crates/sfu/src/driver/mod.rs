@@ -13,6 +13,7 @@
 
 mod node;
 mod peer;
+mod tcp;
 mod wire;
 
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ pub struct SfuConfig {
     /// The address browsers send media to (the only ICE candidate); defaults to the bound
     /// address, and must be set when binding a wildcard address.
     pub advertised_addr: Option<SocketAddr>,
+    /// Optional ICE over TCP on one port, for browsers behind UDP-blocking firewalls; its
+    /// candidate is the advertised IP with this port.
+    pub tcp_bind_addr: Option<SocketAddr>,
     pub max_rooms: usize,
     pub max_participants: usize,
 }
@@ -228,12 +232,50 @@ impl SfuNode {
             }
             None => bound,
         };
+        let tcp = match config.tcp_bind_addr {
+            Some(tcp_bind_addr) => {
+                let listener =
+                    tokio::net::TcpListener::bind(tcp_bind_addr)
+                        .await
+                        .map_err(|source| Error::Bind {
+                            addr: tcp_bind_addr,
+                            source,
+                        })?;
+                let port = listener
+                    .local_addr()
+                    .map_err(|source| Error::Bind {
+                        addr: tcp_bind_addr,
+                        source,
+                    })?
+                    .port();
+                let (events_tx, events) = mpsc::channel(4096);
+                tokio::spawn(tcp::accept(
+                    listener,
+                    events_tx,
+                    config.max_participants * 4,
+                    shutdown.clone(),
+                ));
+                Some(node::TcpMedia::new(
+                    SocketAddr::new(media_addr.ip(), port),
+                    events,
+                ))
+            }
+            None => None,
+        };
+        let tcp_addr = tcp.as_ref().map(|tcp| tcp.advertised_addr);
         let (commands, command_rx) = mpsc::channel(1024);
         let (closed_rooms_tx, closed_rooms) = mpsc::unbounded_channel();
         let load = Arc::new(LoadCounters::default());
-        let node = node::Node::new(socket, media_addr, config, load.clone(), closed_rooms_tx);
+        let node = node::Node::new(
+            socket,
+            media_addr,
+            tcp,
+            config,
+            load.clone(),
+            closed_rooms_tx,
+        );
         tokio::spawn(node.run(command_rx, shutdown));
-        tracing::info!(%media_addr, "sfu node started");
+        tracing::info!(%media_addr, ?tcp_addr, "sfu node started");
         Ok(Self {
             id: Uuid::new_v4(),
             commands,

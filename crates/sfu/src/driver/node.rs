@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::peer::{OPUS_CLOCK_RATE, VP8_CLOCK_RATE, new_peer_connection, opus, vp8};
+use super::tcp::TcpEvent;
 use super::wire::{stun_local_ufrag, vp8_starts_keyframe};
 use super::{
     HostAction, JoinRequest, LoadCounters, ParticipantState, PublishedSource, RosterEntry,
@@ -133,9 +134,28 @@ fn layer_of_rid(rid: &str) -> u8 {
     }
 }
 
+/// The ICE-TCP side: its candidate address, the listener's news, and a writer per
+/// connected browser.
+pub(crate) struct TcpMedia {
+    pub(crate) advertised_addr: SocketAddr,
+    events: mpsc::Receiver<TcpEvent>,
+    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+}
+
+impl TcpMedia {
+    pub(crate) fn new(advertised_addr: SocketAddr, events: mpsc::Receiver<TcpEvent>) -> Self {
+        Self {
+            advertised_addr,
+            events,
+            writers: HashMap::new(),
+        }
+    }
+}
+
 pub(crate) struct Node {
     socket: UdpSocket,
     media_addr: SocketAddr,
+    tcp: Option<TcpMedia>,
     config: SfuConfig,
     load: Arc<LoadCounters>,
     rooms: HashMap<String, RoomEntry>,
@@ -155,6 +175,7 @@ impl Node {
     pub(crate) fn new(
         socket: UdpSocket,
         media_addr: SocketAddr,
+        tcp: Option<TcpMedia>,
         config: SfuConfig,
         load: Arc<LoadCounters>,
         closed_rooms: mpsc::UnboundedSender<String>,
@@ -162,6 +183,7 @@ impl Node {
         Self {
             socket,
             media_addr,
+            tcp,
             config,
             load,
             rooms: HashMap::new(),
@@ -196,10 +218,16 @@ impl Node {
                 },
                 received = self.socket.recv_from(&mut buffer) => match received {
                     Ok((n_bytes, peer_addr)) => {
-                        self.handle_datagram(&buffer[..n_bytes], peer_addr, Instant::now());
+                        self.handle_datagram(&buffer[..n_bytes], peer_addr, TransportProtocol::UDP, Instant::now());
                     }
                     Err(error) => tracing::debug!(%error, "media socket receive failed"),
                 },
+                Some(event) = async {
+                    match self.tcp.as_mut() {
+                        Some(tcp) => tcp.events.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.handle_tcp_event(event, Instant::now()),
                 () = tokio::time::sleep_until(deadline.into()) => self.handle_timeouts(Instant::now()),
             }
             self.pump_dirty(Instant::now());
@@ -269,7 +297,57 @@ impl Node {
         }
     }
 
-    fn handle_datagram(&mut self, datagram: &[u8], peer_addr: SocketAddr, now: Instant) {
+    fn handle_tcp_event(&mut self, event: TcpEvent, now: Instant) {
+        let Some(tcp) = self.tcp.as_mut() else {
+            return;
+        };
+        match event {
+            TcpEvent::Opened { peer_addr, writer } => {
+                tcp.writers.insert(peer_addr, writer);
+            }
+            TcpEvent::Packet { peer_addr, packet } => {
+                self.handle_datagram(&packet, peer_addr, TransportProtocol::TCP, now);
+            }
+            TcpEvent::Closed { peer_addr } => {
+                tcp.writers.remove(&peer_addr);
+                self.by_addr.remove(&peer_addr);
+            }
+        }
+    }
+
+    /// Sends what a peer connection wrote, on the transport its selected pair uses.
+    fn send(&self, datagram: &TaggedBytesMut) {
+        match datagram.transport.transport_protocol {
+            TransportProtocol::TCP => {
+                let writer = self
+                    .tcp
+                    .as_ref()
+                    .and_then(|tcp| tcp.writers.get(&datagram.transport.peer_addr));
+                if let Some(writer) = writer
+                    && writer.try_send(datagram.message.to_vec()).is_err()
+                {
+                    tracing::trace!("ice-tcp send dropped");
+                }
+            }
+            _ => {
+                if self
+                    .socket
+                    .try_send_to(&datagram.message, datagram.transport.peer_addr)
+                    .is_err()
+                {
+                    tracing::trace!("media socket send dropped");
+                }
+            }
+        }
+    }
+
+    fn handle_datagram(
+        &mut self,
+        datagram: &[u8],
+        peer_addr: SocketAddr,
+        protocol: TransportProtocol,
+        now: Instant,
+    ) {
         let key = match stun_local_ufrag(datagram) {
             Some(ufrag) => match self.by_ufrag.get(&ufrag) {
                 Some(key) => {
@@ -292,10 +370,13 @@ impl Node {
             transport: TransportContext {
                 // rtc matches this against its host candidate, so it is the advertised
                 // address, not what the socket is bound to.
-                local_addr: self.media_addr,
+                local_addr: match (protocol, &self.tcp) {
+                    (TransportProtocol::TCP, Some(tcp)) => tcp.advertised_addr,
+                    _ => self.media_addr,
+                },
                 peer_addr,
                 ecn: None,
-                transport_protocol: TransportProtocol::UDP,
+                transport_protocol: protocol,
             },
             message: BytesMut::from(datagram),
         });
@@ -331,15 +412,9 @@ impl Node {
             let Some(peer) = self.peers.get_mut(&key) else {
                 return;
             };
+            let mut datagrams = Vec::new();
             while let Some(datagram) = peer.connection.poll_write() {
-                progressed = true;
-                if self
-                    .socket
-                    .try_send_to(&datagram.message, datagram.transport.peer_addr)
-                    .is_err()
-                {
-                    tracing::trace!("media socket send dropped");
-                }
+                datagrams.push(datagram);
             }
             let mut events = Vec::new();
             while let Some(event) = peer.connection.poll_event() {
@@ -349,7 +424,10 @@ impl Node {
             while let Some(TaggedRTCMessage { message, .. }) = peer.connection.poll_read() {
                 messages.push(message);
             }
-            progressed |= !events.is_empty() || !messages.is_empty();
+            progressed |= !datagrams.is_empty() || !events.is_empty() || !messages.is_empty();
+            for datagram in &datagrams {
+                self.send(datagram);
+            }
             for event in events {
                 self.peer_event(key, event, now);
             }
@@ -790,7 +868,8 @@ impl Node {
     fn new_peer(&mut self, session: Uuid, role: Role, now: Instant) -> crate::Result<()> {
         let ufrag = format!("{:016x}", rand::random::<u64>());
         let password = format!("{:032x}", rand::random::<u128>());
-        let connection = new_peer_connection(&ufrag, &password, self.media_addr, now)
+        let tcp_addr = self.tcp.as_ref().map(|tcp| tcp.advertised_addr);
+        let connection = new_peer_connection(&ufrag, &password, self.media_addr, tcp_addr, now)
             .map_err(|error| Error::WebRtc(error.to_string()))?;
         self.by_ufrag.insert(ufrag.clone(), (session, role));
         self.peers

@@ -96,6 +96,7 @@ pub(crate) fn new_peer_connection(
     ufrag: &str,
     password: &str,
     advertised_addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
     now: Instant,
 ) -> Result<RTCPeerConnection, rtc::shared::error::Error> {
     let mut media_engine = media_engine()?;
@@ -126,6 +127,21 @@ pub(crate) fn new_peer_connection(
     }
     .new_candidate_host()?;
     peer_connection.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    if let Some(tcp_addr) = tcp_addr {
+        // Passive: browsers connect to it (RFC 6544); lower priority than UDP by type.
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "tcp".to_owned(),
+                address: tcp_addr.ip().to_string(),
+                port: tcp_addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            tcp_type: rtc::ice::tcp_type::TcpType::Passive,
+        }
+        .new_candidate_host()?;
+        peer_connection.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    }
     peer_connection.add_local_candidate(RTCIceCandidateInit::default())?;
     Ok(peer_connection)
 }

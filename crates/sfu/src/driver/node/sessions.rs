@@ -279,9 +279,7 @@ impl Node {
             if let Some(mut peer) = self.peers.remove(&(session_id, role)) {
                 let _ = peer.connection.close();
                 while let Some(datagram) = peer.connection.poll_write() {
-                    let _ = self
-                        .socket
-                        .try_send_to(&datagram.message, datagram.transport.peer_addr);
+                    self.send(&datagram);
                 }
                 self.by_ufrag.remove(&peer.ufrag);
             }
