@@ -377,14 +377,12 @@ async fn a_participant_leaving_is_removed_from_the_roster_and_the_subscriptions(
     Ok(())
 }
 
-/// Found by these tests: the SFU forwards to a new subscriber as soon as its answer arrives,
-/// before the subscribe connection's DTLS handshake completes, and rtc drops (with `Ok`)
-/// what is written before SRTP keys exist. The keyframe the SFU requested for the newcomer
-/// is among what is dropped, so its video starts on an interframe and is undecodable until
-/// the next keyframe: here never, since the publisher sends keyframes only on request (a
-/// browser subscriber recovers once its own PLI gets through).
+/// Found by these tests: the SFU used to forward to a new subscriber as soon as its answer
+/// arrived, before the subscribe connection's DTLS handshake completed, and rtc drops (with
+/// `Ok`) what is written before SRTP keys exist, so video started on an undecodable
+/// interframe. Now a subscription is "ready" only once the connection is up and the sender
+/// negotiated; the keyframe is requested then, and it is the first packet delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "SFU bug: video to a new subscriber starts before its DTLS handshake ends, losing the keyframe"]
 async fn a_new_subscriber_starts_on_a_keyframe() -> anyhow::Result<()> {
     let sfu = Sfu::start().await?;
     let publisher = sfu

@@ -93,6 +93,8 @@ struct Session {
     bindings: HashMap<TrackId, Binding>,
     awaiting_subscribe_answer: bool,
     subscribe_renegotiation_needed: bool,
+    /// The subscribe connection finished ICE and DTLS: SRTP can be sent.
+    subscribe_connected: bool,
 }
 
 struct Binding {
@@ -100,6 +102,8 @@ struct Binding {
     ssrc: u32,
     /// Known once the browser has answered the offer that added the sender.
     payload_type: Option<u8>,
+    /// The forwarding core was told it can deliver this track.
+    ready: bool,
 }
 
 struct PublisherTrack {
@@ -451,6 +455,11 @@ impl Node {
                 tracing::debug!(%session, ?role, %state, "peer connection state");
                 if state == RTCPeerConnectionState::Failed {
                     self.close_session(session, "the media connection failed", true, now);
+                } else if state == RTCPeerConnectionState::Connected && role == Role::Subscribe {
+                    if let Some(session) = self.sessions.get_mut(&session) {
+                        session.subscribe_connected = true;
+                    }
+                    self.subscriptions_ready(session, now);
                 }
             }
             RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init))
@@ -859,6 +868,7 @@ impl Node {
                     sender_id,
                     ssrc,
                     payload_type: None,
+                    ready: false,
                 },
             );
             session.subscribe_renegotiation_needed = true;

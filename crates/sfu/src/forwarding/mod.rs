@@ -111,6 +111,12 @@ pub enum RoomInput {
         track: TrackId,
         preference: ViewPreference,
     },
+    /// The subscriber can now receive this track (its connection is up, and the sender for
+    /// the track negotiated): forwarding starts, video from a keyframe.
+    SubscriptionReady {
+        subscriber: ParticipantId,
+        track: TrackId,
+    },
     /// The time returned by [`Room::poll_timeout`] has come.
     Timeout,
 }
@@ -129,7 +135,8 @@ pub enum RoomOutput {
         track: TrackId,
         layer: LayerIndex,
     },
-    /// The subscriber now receives this track: add a sender and renegotiate.
+    /// The subscriber now receives this track: add a sender, renegotiate, and hand in
+    /// [`RoomInput::SubscriptionReady`] once it can be delivered.
     Subscribed {
         subscriber: ParticipantId,
         track: TrackId,

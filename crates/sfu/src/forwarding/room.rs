@@ -29,6 +29,10 @@ struct Track {
 struct Subscription {
     downtrack: DownTrack,
     preference: ViewPreference,
+    /// The driver can deliver this track to the subscriber (its connection is up and has a
+    /// sender for it). Until then nothing is forwarded, so the first packet the subscriber
+    /// gets is a keyframe rather than one lost before its DTLS handshake ended.
+    ready: bool,
 }
 
 /// One room's forwarding state. Every participant receives every other participant's tracks
@@ -117,6 +121,17 @@ impl Room {
                 self.allocate(subscriber, now);
                 Ok(())
             }
+            RoomInput::SubscriptionReady { subscriber, track } => {
+                let subscription = self
+                    .subscriptions
+                    .get_mut(&(track, subscriber))
+                    .ok_or(RoomError::UnknownTrack(track))?;
+                if !subscription.ready {
+                    subscription.ready = true;
+                    self.allocate(subscriber, now);
+                }
+                Ok(())
+            }
             RoomInput::Timeout => {
                 self.timeout(now);
                 Ok(())
@@ -199,16 +214,14 @@ impl Room {
         if track.publisher == subscriber {
             return;
         }
-        let (needs_keyframe, initial_target) = match track.kind {
-            MediaKind::Audio => (false, Some(0)),
-            // Allocation picks the layer right after subscribing.
-            MediaKind::Video => (true, None),
-        };
+        let needs_keyframe = track.kind == MediaKind::Video;
+        // Nothing flows until the driver says the subscription is ready.
         self.subscriptions.insert(
             (track.id, subscriber),
             Subscription {
-                downtrack: DownTrack::new(track.clock_rate, needs_keyframe, initial_target),
+                downtrack: DownTrack::new(track.clock_rate, needs_keyframe, None),
                 preference: ViewPreference::default(),
+                ready: false,
             },
         );
         self.outputs.push_back(RoomOutput::Subscribed {
@@ -343,7 +356,7 @@ impl Room {
             .filter(|((_, s), _)| *s == subscriber)
             .filter_map(|((track_id, _), subscription)| {
                 let track = self.tracks.get(track_id)?;
-                (track.info.kind == MediaKind::Video).then(|| Candidate {
+                (track.info.kind == MediaKind::Video && subscription.ready).then(|| Candidate {
                     track: *track_id,
                     source: track.info.source,
                     from_dominant_speaker: self.dominant_speaker == Some(track.info.publisher),
@@ -352,6 +365,25 @@ impl Room {
                 })
             })
             .collect();
+        let audio: Vec<TrackId> = self
+            .subscriptions
+            .iter()
+            .filter(|((track_id, s), subscription)| {
+                *s == subscriber
+                    && subscription.ready
+                    && subscription.downtrack.target.is_none()
+                    && self
+                        .tracks
+                        .get(track_id)
+                        .is_some_and(|track| track.info.kind == MediaKind::Audio)
+            })
+            .map(|((track_id, _), _)| *track_id)
+            .collect();
+        for track in audio {
+            if let Some(subscription) = self.subscriptions.get_mut(&(track, subscriber)) {
+                subscription.downtrack.set_target(Some(0));
+            }
+        }
         let layers = choose_layers(budget, &candidates);
         for (candidate, layer) in candidates.iter().zip(layers) {
             let Some(subscription) = self.subscriptions.get_mut(&(candidate.track, subscriber))

@@ -66,8 +66,21 @@ fn audio(track: u64, sequence_number: u16, level: u8) -> IncomingRtp {
     }
 }
 
+/// Every output so far. Like the driver once a subscriber's connection is up, it reports
+/// each new subscription ready (and includes what that causes).
 fn drain(room: &mut Room) -> Vec<RoomOutput> {
-    std::iter::from_fn(|| room.poll_output()).collect()
+    let mut outputs = Vec::new();
+    while let Some(output) = room.poll_output() {
+        if let RoomOutput::Subscribed { subscriber, track } = output {
+            room.handle_input(
+                RoomInput::SubscriptionReady { subscriber, track },
+                Instant::now(),
+            )
+            .unwrap();
+        }
+        outputs.push(output);
+    }
+    outputs
 }
 
 fn forwarded_to(outputs: &[RoomOutput]) -> Vec<(ParticipantId, TrackId, u16)> {
@@ -701,4 +714,49 @@ fn a_layer_the_publisher_does_not_send_is_never_chosen() {
     clock.advance(room::ANALYSIS_INTERVAL);
     room.handle_input(RoomInput::Timeout, clock.now()).unwrap();
     assert_eq!(layer_changes(&drain(&mut room)), vec![Some(1)]);
+}
+
+#[test]
+fn nothing_is_forwarded_until_the_subscription_is_ready_and_video_then_starts_on_a_keyframe() {
+    let clock = Clock(Instant::now());
+    let mut room = room_with(&[ALICE, BOB], &clock);
+    room.handle_input(RoomInput::Publish(camera(10, ALICE, 1)), clock.now())
+        .unwrap();
+    room.handle_input(RoomInput::Publish(microphone(11, ALICE)), clock.now())
+        .unwrap();
+    // Not drained through `drain`: the subscriber's connection is not up yet.
+    let outputs: Vec<RoomOutput> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(
+        keyframe_requests(&outputs).is_empty(),
+        "no keyframe before anyone can receive it"
+    );
+    room.handle_input(RoomInput::Rtp(video(10, 0, 1, true)), clock.now())
+        .unwrap();
+    room.handle_input(RoomInput::Rtp(audio(11, 1, 30)), clock.now())
+        .unwrap();
+    let outputs: Vec<RoomOutput> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(forwarded_to(&outputs).is_empty(), "{outputs:?}");
+
+    for track in [TrackId(10), TrackId(11)] {
+        room.handle_input(
+            RoomInput::SubscriptionReady {
+                subscriber: BOB,
+                track,
+            },
+            clock.now(),
+        )
+        .unwrap();
+    }
+    assert_eq!(keyframe_requests(&drain(&mut room)), vec![(TrackId(10), 0)]);
+    room.handle_input(RoomInput::Rtp(video(10, 0, 2, false)), clock.now())
+        .unwrap();
+    room.handle_input(RoomInput::Rtp(audio(11, 2, 30)), clock.now())
+        .unwrap();
+    room.handle_input(RoomInput::Rtp(video(10, 0, 3, true)), clock.now())
+        .unwrap();
+    assert_eq!(
+        forwarded_to(&drain(&mut room)),
+        vec![(BOB, TrackId(11), 2), (BOB, TrackId(10), 3)],
+        "audio at once, video from the keyframe"
+    );
 }

@@ -68,6 +68,7 @@ impl Node {
                 bindings: HashMap::new(),
                 awaiting_subscribe_answer: false,
                 subscribe_renegotiation_needed: false,
+                subscribe_connected: false,
             },
         );
         self.rooms
@@ -165,21 +166,8 @@ impl Node {
                             .map(|codec| codec.payload_type);
                     }
                 }
-                // New subscribers start with a keyframe, asked for now that media can flow.
-                let participant = session.participant;
-                let room = session.room.clone();
-                let tracks: Vec<TrackId> = session.bindings.keys().copied().collect();
                 self.mark_dirty((session_id, Role::Subscribe));
-                for track in tracks {
-                    self.room_input(
-                        &room,
-                        RoomInput::KeyframeRequest {
-                            subscriber: participant,
-                            track,
-                        },
-                        now,
-                    );
-                }
+                self.subscriptions_ready(session_id, now);
             }
             SessionCommand::Preference {
                 stream_id: wanted_stream,
@@ -387,6 +375,35 @@ impl Node {
                 locked: entry.locked,
             };
             let _ = session.events.try_send(event);
+        }
+    }
+
+    /// Tells the forwarding core which of the session's subscriptions can now be delivered:
+    /// the subscribe connection is up and the browser answered the offer with their senders.
+    pub(super) fn subscriptions_ready(&mut self, session_id: Uuid, now: Instant) {
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return;
+        };
+        if !session.subscribe_connected {
+            return;
+        }
+        let mut ready = Vec::new();
+        for (track, binding) in &mut session.bindings {
+            if binding.payload_type.is_some() && !binding.ready {
+                binding.ready = true;
+                ready.push(*track);
+            }
+        }
+        let (participant, room) = (session.participant, session.room.clone());
+        for track in ready {
+            self.room_input(
+                &room,
+                RoomInput::SubscriptionReady {
+                    subscriber: participant,
+                    track,
+                },
+                now,
+            );
         }
     }
 
