@@ -91,6 +91,11 @@ test("meetings spread over two SFU nodes, and a killed node's meeting continues 
   const before = await Promise.all(fleet.sfus.map(sfuMetrics));
   assert.deepEqual(before.map((m) => m.convene_sfu_rooms), [1, 1], JSON.stringify(before));
   assert.deepEqual(before.map((m) => m.convene_sfu_participants), [2, 2]);
+  // Subscribers estimate their downlink and report it (REMB): the budget layers are chosen by.
+  await eventually(async () => {
+    const metrics = await Promise.all(fleet.sfus.map(sfuMetrics));
+    return metrics.every((m) => m.convene_sfu_bandwidth_reports_total > 0);
+  }, { timeout: 10_000, message: "every node received bandwidth reports from subscribers" });
 
   // The first node dies without a word (SIGKILL: no drain, no deregistration).
   const killedAt = Date.now();

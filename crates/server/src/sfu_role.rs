@@ -146,8 +146,14 @@ async fn metrics(State(control): State<NodeControl>) -> impl IntoResponse {
          # HELP convene_sfu_tracks Published tracks now.\n# TYPE convene_sfu_tracks gauge\nconvene_sfu_tracks {}\n\
          # HELP convene_sfu_forwarded_packets_total RTP packets sent to subscribers.\n# TYPE convene_sfu_forwarded_packets_total counter\nconvene_sfu_forwarded_packets_total {}\n\
          # HELP convene_sfu_received_packets_total RTP packets received from publishers.\n# TYPE convene_sfu_received_packets_total counter\nconvene_sfu_received_packets_total {}\n\
+         # HELP convene_sfu_bandwidth_reports_total Subscribers' downlink estimates (REMB) received.\n# TYPE convene_sfu_bandwidth_reports_total counter\nconvene_sfu_bandwidth_reports_total {}\n\
          # HELP convene_sfu_draining 1 while the node takes no new meetings.\n# TYPE convene_sfu_draining gauge\nconvene_sfu_draining {draining}\n",
-        load.rooms, load.participants, load.tracks, load.forwarded_packets, load.received_packets
+        load.rooms,
+        load.participants,
+        load.tracks,
+        load.forwarded_packets,
+        load.received_packets,
+        load.bandwidth_reports
     );
     ([("content-type", "text/plain; version=0.0.4")], body)
 }

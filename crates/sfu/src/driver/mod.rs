@@ -61,6 +61,8 @@ pub struct SfuLoad {
     /// Packets sent to subscribers since start (a counter; the registry derives a rate).
     pub forwarded_packets: u64,
     pub received_packets: u64,
+    /// Subscribers' downlink estimates (REMB) received since start.
+    pub bandwidth_reports: u64,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +72,7 @@ pub(crate) struct LoadCounters {
     pub(crate) tracks: AtomicU64,
     pub(crate) forwarded_packets: AtomicU64,
     pub(crate) received_packets: AtomicU64,
+    pub(crate) bandwidth_reports: AtomicU64,
 }
 
 /// Who joins a room.
@@ -310,6 +313,7 @@ impl SfuNode {
             tracks: self.load.tracks.load(Ordering::Relaxed),
             forwarded_packets: self.load.forwarded_packets.load(Ordering::Relaxed),
             received_packets: self.load.received_packets.load(Ordering::Relaxed),
+            bandwidth_reports: self.load.bandwidth_reports.load(Ordering::Relaxed),
         }
     }
 

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::peer::{OPUS_CLOCK_RATE, VP8_CLOCK_RATE, new_peer_connection, opus, vp8};
+use super::peer::{Direction, OPUS_CLOCK_RATE, VP8_CLOCK_RATE, new_peer_connection, opus, vp8};
 use super::tcp::TcpEvent;
 use super::wire::{stun_local_ufrag, vp8_starts_keyframe};
 use super::{
@@ -645,6 +645,8 @@ impl Node {
                     } else if let Some(remb) =
                         packet.downcast_ref::<ReceiverEstimatedMaximumBitrate>()
                     {
+                        self.load.bandwidth_reports.fetch_add(1, Ordering::Relaxed);
+                        tracing::trace!(%session_id, bitrate = remb.bitrate, "subscriber bandwidth estimate");
                         self.room_input(
                             &room,
                             RoomInput::Bandwidth {
@@ -879,8 +881,13 @@ impl Node {
         let ufrag = format!("{:016x}", rand::random::<u64>());
         let password = format!("{:032x}", rand::random::<u128>());
         let tcp_addr = self.tcp.as_ref().map(|tcp| tcp.advertised_addr);
-        let connection = new_peer_connection(&ufrag, &password, self.media_addr, tcp_addr, now)
-            .map_err(|error| Error::WebRtc(error.to_string()))?;
+        let direction = match role {
+            Role::Publish => Direction::Publish,
+            Role::Subscribe => Direction::Subscribe,
+        };
+        let connection =
+            new_peer_connection(&ufrag, &password, self.media_addr, tcp_addr, direction, now)
+                .map_err(|error| Error::WebRtc(error.to_string()))?;
         self.by_ufrag.insert(ufrag.clone(), (session, role));
         self.peers
             .insert((session, role), Peer { connection, ufrag });

@@ -9,7 +9,10 @@ use std::time::Instant;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
+    configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
@@ -90,17 +93,36 @@ fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
     Ok(media_engine)
 }
 
-/// A new SFU-side peer connection whose only candidate is the shared socket's advertised
-/// address and whose ICE username fragment is `ufrag`, by which the driver routes to it.
+/// Which way media flows on a connection, which decides who estimates bandwidth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// The browser sends: the SFU returns transport-wide congestion control feedback, so the
+    /// browser's encoder estimates its uplink and enables the simulcast layers it can carry.
+    Publish,
+    /// The browser receives: without transport-cc the browser estimates its downlink itself
+    /// and reports it in REMB, which the forwarding core spends on layers.
+    Subscribe,
+}
+
+/// A new SFU-side peer connection whose only candidates are the shared socket's advertised
+/// address (and the ICE-TCP port) and whose ICE username fragment is `ufrag`, by which the
+/// driver routes to it.
 pub(crate) fn new_peer_connection(
     ufrag: &str,
     password: &str,
     advertised_addr: SocketAddr,
     tcp_addr: Option<SocketAddr>,
+    direction: Direction,
     now: Instant,
 ) -> Result<RTCPeerConnection, rtc::shared::error::Error> {
     let mut media_engine = media_engine()?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+    let registry = configure_nack(Registry::new(), &mut media_engine);
+    configure_simulcast_extension_headers(&mut media_engine)?;
+    let registry = match direction {
+        Direction::Publish => configure_twcc_receiver_only(registry, &mut media_engine)?,
+        Direction::Subscribe => registry,
+    };
+    let registry = configure_rtcp_reports(registry)
         // After every built-in interceptor (the highest is 11 000), so NACKs are answered
         // and reports consumed before the rest is handed to us.
         .with(Slot::from(11_500), FeedbackTap::default());
