@@ -193,7 +193,15 @@ impl ConveneProcess {
         let mut command = convene_command();
         command
             .arg(subcommand)
-            .env("CONVENE_HTTP_ADDR", addr.to_string())
+            // A media node serves its HTTP (control API and health) on its own setting.
+            .env(
+                if subcommand == "sfu" {
+                    "CONVENE_SFU_CONTROL_ADDR"
+                } else {
+                    "CONVENE_HTTP_ADDR"
+                },
+                addr.to_string(),
+            )
             .env("CONVENE_DATA_DIR", &data_dir)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -293,6 +301,17 @@ impl ConveneProcess {
         let mut child = self.child.take().expect("the process was already stopped");
         send_signal(child.id(), "KILL");
         child.wait().expect("reap convene")
+    }
+
+    /// Sends SIGTERM and returns at once (to watch what the process does meanwhile).
+    pub fn signal_terminate(&self) {
+        send_signal(
+            self.child
+                .as_ref()
+                .expect("the process was already stopped")
+                .id(),
+            "TERM",
+        );
     }
 
     /// Sends SIGTERM and waits at most `timeout` for the process to exit; fails the test
