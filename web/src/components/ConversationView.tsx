@@ -325,10 +325,10 @@ export function ConversationView({
           <button
             type="button"
             className="btn-primary mr-1 rounded-full px-3 py-1.5"
-            aria-label={conversation.kind === "meeting" ? "Join the meeting" : "Start or join this group's meeting"}
-            title={conversation.kind === "meeting" ? "Join the meeting" : "Video meeting with the group"}
+            aria-label={conversation.kind === "meeting" ? "Join the meeting" : "Video meeting with the group (rings the others)"}
+            title={conversation.kind === "meeting" ? "Join the meeting" : "Video meeting with the group (rings the others)"}
             data-testid="meeting-join-button"
-            onClick={() => client.meetings.openLobby(id)}
+            onClick={() => client.meetings.openLobby(id, conversation.kind === "group")}
           >
             <CallIcon name="video" className="h-4 w-4" />
             Join

@@ -4,17 +4,9 @@
 // stage's measured size; the SFU is told how each video is shown.
 import { type ReactNode, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { MeetingClient, MeetingSnapshot } from "../lib/meetingClient";
-import {
-  type Arrangement,
-  TILE_GAP,
-  type Tile,
-  arrange,
-  tileSizes,
-  tilesOf,
-  viewPreferences,
-} from "../lib/meetingLayout";
+import { type Arrangement, type Tile, arrange, tileBoxes, tileSizes, tilesOf, viewPreferences } from "../lib/meetingLayout";
 import { type MeetingQualityReport } from "../lib/meetingRtc";
-import { type MeetingState, raisedHandsText, selfSessionId } from "../lib/meetingState";
+import { type MeetingState, isHost, raisedHandsText, selfSessionId } from "../lib/meetingState";
 import { formatDuration } from "../lib/callState";
 import { CallIcon } from "./CallIcons";
 import { MeetingControls, type MeetingPanel } from "./MeetingControls";
@@ -114,6 +106,11 @@ export function MeetingStage({
             <span className="text-sm text-slate-400 tabular-nums" data-testid="meeting-clock">
               {joinedAt !== null ? formatDuration((now - joinedAt) / 1000) : ""}
             </span>
+            {state.locked && (
+              <span className="flex items-center gap-1 rounded-full bg-white/10 px-2 py-0.5 text-xs text-slate-300" data-testid="meeting-locked" title="Locked: new people knock">
+                Locked
+              </span>
+            )}
             <span className="flex-1" />
             <MeetingQuality quality={quality} />
           </div>
@@ -137,8 +134,33 @@ export function MeetingStage({
               {handsText}
             </div>
           )}
+          {isHost(phase) && state.waiting.length > 0 && panel !== "people" && (
+            <div
+              className="absolute top-12 right-3 z-20 flex max-w-sm items-center gap-3 rounded-2xl bg-white px-4 py-3 text-sm text-slate-900 shadow-xl"
+              role="alert"
+              data-testid="meeting-knock-banner"
+            >
+              <span className="min-w-0 flex-1">
+                <span className="font-medium">{state.waiting[0]!.display_name}</span>
+                {state.waiting.length > 1 ? ` and ${state.waiting.length - 1} more want` : " wants"} to join
+              </span>
+              <button type="button" className="btn-ghost px-2 py-1" onClick={() => setPanel("people")}>
+                View
+              </button>
+              <button
+                type="button"
+                className="btn-primary rounded-full px-3 py-1"
+                data-testid="meeting-knock-admit"
+                onClick={() => meetings.host({ kind: "admit", session_id: state.waiting[0]!.session_id })}
+              >
+                Admit
+              </button>
+            </div>
+          )}
           <div ref={stage} className="relative min-h-0 flex-1" data-testid="meeting-tiles">
-            {size.width > 0 && <TilesView arrangement={arrangement} meeting={meeting} meetings={meetings} />}
+            {size.width > 0 && (
+              <TilesView arrangement={arrangement} meeting={meeting} meetings={meetings} width={size.width} height={size.height} />
+            )}
           </div>
           <Pager arrangement={arrangement} onPage={(page) => meetings.setPage(page)} />
         </main>
@@ -155,7 +177,20 @@ export function MeetingStage({
               </button>
             </div>
             <div className="min-h-0 flex-1">
-              {panel === "chat" ? children : <ParticipantsPanel people={people} speaking={state.speakers.speaking} link={link} toast={toast} />}
+              {panel === "chat" ? (
+                children
+              ) : (
+                <ParticipantsPanel
+                  meetings={meetings}
+                  people={people}
+                  speaking={state.speakers.speaking}
+                  waiting={state.waiting}
+                  locked={state.locked}
+                  host={isHost(phase)}
+                  link={link}
+                  toast={toast}
+                />
+              )}
             </div>
           </aside>
         )}
@@ -192,6 +227,7 @@ function withSelf(state: MeetingState, selfId: string, selfName: string): { peop
       audioMuted: state.local.audioMuted,
       videoMuted: state.local.videoMuted,
       handRaised: state.local.handRaised,
+      host: isHost(state.phase),
     });
   }
   // Our own screen shows as soon as we present, before the roster lists it.
@@ -202,48 +238,50 @@ function withSelf(state: MeetingState, selfId: string, selfName: string): { peop
   return { people, screens };
 }
 
-function TilesView({ arrangement, meeting, meetings }: { arrangement: Arrangement; meeting: MeetingSnapshot; meetings: MeetingClient }) {
+function TilesView({
+  arrangement,
+  meeting,
+  meetings,
+  width,
+  height,
+}: {
+  arrangement: Arrangement;
+  meeting: MeetingSnapshot;
+  meetings: MeetingClient;
+  width: number;
+  height: number;
+}) {
   const state = meeting.state;
   const sizes = tileSizes(arrangement);
+  const boxes = tileBoxes(arrangement, width, height);
   const speaking = new Set(state.speakers.speaking);
-  const tile = (t: Tile, width: number, height: number) => (
-    <MeetingTile
-      key={t.key}
-      tile={t}
-      meeting={meeting}
-      size={sizes.get(t.key) ?? "small"}
-      width={width}
-      height={height}
-      speaking={t.kind === "camera" && speaking.has(t.sessionId)}
-      pinned={state.pinned === t.key}
-      reactions={t.kind === "camera" ? state.reactions.filter((r) => r.sessionId === t.sessionId) : []}
-      onPin={(key) => meetings.pin(key)}
-    />
-  );
-  const { shape } = arrangement;
-  const strip = (
-    <div
-      className={`flex shrink-0 items-center justify-center gap-2 ${arrangement.strip === "side" ? "flex-col" : "flex-row"}`}
-      data-testid="meeting-strip"
-    >
-      {arrangement.tiles.map((t) => tile(t, shape.tileWidth, shape.tileHeight))}
-    </div>
-  );
-  if (arrangement.main) {
-    return (
-      <div className={`absolute inset-0 flex gap-2 ${arrangement.strip === "bottom" ? "flex-col" : "flex-row"}`}>
-        <div className="flex min-h-0 min-w-0 flex-1 items-center justify-center" data-testid="meeting-spotlight">
-          {tile(arrangement.main, arrangement.mainWidth, arrangement.mainHeight)}
-        </div>
-        {arrangement.tiles.length > 0 && strip}
-      </div>
-    );
-  }
+  const shown = [...(arrangement.main ? [arrangement.main] : []), ...arrangement.tiles];
+  // One container and stable keys: a tile moving between the grid, the strip and the large
+  // place keeps its video element (and its picture).
   return (
-    <div className="absolute inset-0 flex items-center justify-center" data-testid="meeting-grid" data-cols={shape.cols} data-rows={shape.rows}>
-      <div className="flex flex-wrap content-center justify-center gap-2" style={{ width: shape.cols * shape.tileWidth + (shape.cols - 1) * TILE_GAP }}>
-        {arrangement.tiles.map((t) => tile(t, shape.tileWidth, shape.tileHeight))}
-      </div>
+    <div
+      className="absolute inset-0"
+      data-testid="meeting-grid"
+      data-cols={arrangement.main ? "" : arrangement.shape.cols}
+      data-rows={arrangement.main ? "" : arrangement.shape.rows}
+    >
+      {shown.map((t) => {
+        const box = boxes.get(t.key) ?? { x: 0, y: 0, width: 0, height: 0 };
+        return (
+          <MeetingTile
+            key={t.key}
+            tile={t}
+            meeting={meeting}
+            size={sizes.get(t.key) ?? "small"}
+            box={box}
+            place={arrangement.main?.key === t.key ? "main" : arrangement.main ? "strip" : "grid"}
+            speaking={t.kind === "camera" && speaking.has(t.sessionId)}
+            pinned={state.pinned === t.key}
+            reactions={t.kind === "camera" ? state.reactions.filter((r) => r.sessionId === t.sessionId) : []}
+            onPin={(key) => meetings.pin(key)}
+          />
+        );
+      })}
     </div>
   );
 }

@@ -2,7 +2,7 @@
 // over it, and the hidden audio elements that play everyone's microphone whichever page
 // their tile is on.
 import { useEffect, useMemo, useRef } from "react";
-import type { TileSize, Tile } from "../lib/meetingLayout";
+import type { Box, Tile, TileSize } from "../lib/meetingLayout";
 import type { MeetingSnapshot } from "../lib/meetingClient";
 import type { Reaction } from "../lib/meetingState";
 import { CallIcon } from "./CallIcons";
@@ -29,8 +29,8 @@ export function MeetingTile({
   tile,
   meeting,
   size,
-  width,
-  height,
+  box,
+  place,
   speaking,
   pinned,
   reactions,
@@ -39,8 +39,9 @@ export function MeetingTile({
   tile: Tile;
   meeting: MeetingSnapshot;
   size: TileSize;
-  width: number;
-  height: number;
+  /** Where in the stage, in its pixels. */
+  box: Box;
+  place: "grid" | "main" | "strip";
   speaking: boolean;
   pinned: boolean;
   reactions: Reaction[];
@@ -53,7 +54,7 @@ export function MeetingTile({
   const audioMuted = tile.self && tile.kind === "camera" ? !meeting.local.micOn : tile.audioMuted;
   const hand = tile.kind === "camera" && (tile.self ? meeting.state.local.handRaised : tile.handRaised);
   const label = isScreen ? (tile.self ? "You are presenting" : `${tile.name} is presenting`) : tile.self ? `${tile.name} (You)` : tile.name;
-  const avatarSize = Math.max(32, Math.min(112, Math.round(Math.min(width, height) * 0.4)));
+  const avatarSize = Math.max(32, Math.min(112, Math.round(Math.min(box.width, box.height) * 0.4)));
   return (
     <div
       data-testid="meeting-tile"
@@ -67,29 +68,30 @@ export function MeetingTile({
       data-speaking={speaking}
       data-hand={hand}
       data-size={size}
-      className={`group relative shrink-0 overflow-hidden rounded-xl bg-slate-800 ${
+      data-place={place}
+      className={`group absolute overflow-hidden rounded-xl transition-[left,top,width,height] duration-200 ${isScreen ? "bg-black" : "bg-slate-800"} ${
         speaking && !isScreen ? "ring-4 ring-sky-400" : "ring-1 ring-white/5"
       }`}
-      style={{ width, height }}
+      style={{ left: box.x, top: box.y, width: box.width, height: box.height }}
       role="group"
       aria-label={`${label}${audioMuted && !isScreen ? ", muted" : ""}${hand ? ", hand raised" : ""}`}
     >
-      {video ? (
+      {/* The avatar underneath: it shows until the video paints its first frame. */}
+      <div className="absolute inset-0 flex items-center justify-center">
+        {isScreen ? (
+          <span className="text-sm text-slate-400">Waiting for the screen…</span>
+        ) : (
+          <Avatar id={tile.userId} name={tile.name} size={avatarSize} />
+        )}
+      </div>
+      {video && (
         <MediaVideo
           stream={video}
           trackKey={trackKeyOf(video)}
           mirrored={tile.self && !isScreen}
           testId="meeting-tile-video"
-          className={`absolute inset-0 h-full w-full ${isScreen ? "bg-black object-contain" : "object-cover"}`}
+          className={`absolute inset-0 h-full w-full ${isScreen ? "object-contain" : "object-cover"}`}
         />
-      ) : (
-        <div className="absolute inset-0 flex items-center justify-center">
-          {isScreen ? (
-            <span className="text-sm text-slate-400">Waiting for the screen…</span>
-          ) : (
-            <Avatar id={tile.userId} name={tile.name} size={avatarSize} />
-          )}
-        </div>
       )}
       {hand && (
         <span

@@ -8,7 +8,7 @@ import { ChatClient } from "../lib/client";
 import { CallHistoryPanel } from "./CallHistory";
 import { CallLayer } from "./CallOverlay";
 import { CallStage } from "./CallStage";
-import { MeetingScreen } from "./MeetingScreen";
+import { MeetingRinging, MeetingScreen } from "./MeetingScreen";
 import { beep, showNotification } from "../lib/notify";
 import type { MeView } from "../lib/types";
 import { ConversationList } from "./ConversationList";
@@ -266,6 +266,15 @@ export function Shell({
       </div>
       )}
       <CallLayer client={client} chat={snap.chat} calls={calls} />
+      <MeetingRinging
+        meetings={client.meetings}
+        meeting={meeting}
+        groupTitle={(id) => {
+          const c = snap.chat.conversations[id];
+          return c ? conversationTitle(snap.chat, c) : "Group meeting";
+        }}
+        onJoin={openMeeting}
+      />
       <div className="pointer-events-none fixed inset-x-0 bottom-4 z-50 flex flex-col items-center gap-2 px-4" aria-live="polite">
         {snap.toasts.map((toast) => (
           <div

@@ -9,6 +9,7 @@ import { isBusy } from "./callState";
 import { MeetingClient } from "./meetingClient";
 import { type Action, type ChatState, type Effect, cursors, initialState, reduce } from "./chatStore";
 import { newClientId } from "./ids";
+import { showNotification } from "./notify";
 import { ChatSocket, type SocketStatus, SocketRequestError, socketUrl } from "./socket";
 import type { MeView, UserView } from "./types";
 
@@ -103,13 +104,24 @@ export class ChatClient {
     });
     this.meetings = new MeetingClient({
       transport: {
-        join: (conversationId) =>
-          this.socket.request<Extract<ServerFrame, { type: "meeting_joined" }>>({ type: "meeting_join", conversation_id: conversationId }),
+        join: (conversationId, ring) =>
+          this.socket.request<Extract<ServerFrame, { type: "meeting_joined" }>>({
+            type: "meeting_join",
+            conversation_id: conversationId,
+            ...(ring ? { ring: true } : {}),
+          }),
+        host: (action) => this.socket.request({ type: "meeting_host", action }),
         fire: (frame) => this.socket.fire(frame),
         online: () => this.socket.status === "online",
       },
       toast: (text) => this.toast(text),
       inCall: () => isBusy(this.calls.state),
+      onRinging: (conversationId, fromName) => {
+        if (document.visibilityState === "visible") return;
+        const c = this.snap.chat.conversations[conversationId];
+        const title = c?.summary.conversation.title ?? "a group";
+        showNotification(fromName, `Started a meeting in ${title}`, `meeting-${conversationId}`, () => this.options.onOpen?.(conversationId));
+      },
     });
     this.socket = new ChatSocket({
       url: socketUrl(window.location),
@@ -271,6 +283,9 @@ export class ChatClient {
         this.calls.onSignal(frame);
         return;
       case "meeting_roster":
+      case "meeting_admitted":
+      case "meeting_muted_by_host":
+      case "meeting_ringing":
       case "meeting_speakers":
       case "meeting_reaction":
       case "meeting_left":

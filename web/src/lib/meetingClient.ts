@@ -3,7 +3,7 @@
 // over the WebSocket, the devices of meetingDevices.ts, the peer connections of
 // meetingRtc.ts), presents the screen, and tells the SFU how each video is shown. React
 // reads it through `subscribe` + `snapshot`. Created and fed by the chat driver (client.ts).
-import type { ClientFrame, ServerFrame } from "@proto";
+import type { ClientFrame, MeetingHostActionView, ServerFrame } from "@proto";
 import { LocalMedia, type MeetingDeviceKind, loadMeetingConfig } from "./meetingDevices";
 import { type ViewPreference, viewChanges } from "./meetingLayout";
 import {
@@ -16,11 +16,23 @@ import {
   reduceMeeting,
 } from "./meetingState";
 import { MeetingPeers } from "./meetingRtc";
+import { beep } from "./notify";
 
 type JoinedFrame = Extract<ServerFrame, { type: "meeting_joined" }>;
 type MeetingServerFrame = Extract<
   ServerFrame,
-  { type: "meeting_roster" | "meeting_speakers" | "meeting_reaction" | "meeting_left" | "meeting_publish_answer" | "meeting_subscribe_offer" }
+  {
+    type:
+      | "meeting_roster"
+      | "meeting_speakers"
+      | "meeting_reaction"
+      | "meeting_left"
+      | "meeting_publish_answer"
+      | "meeting_subscribe_offer"
+      | "meeting_admitted"
+      | "meeting_muted_by_host"
+      | "meeting_ringing";
+  }
 >;
 type MeetingFireFrame = Extract<
   ClientFrame,
@@ -29,7 +41,9 @@ type MeetingFireFrame = Extract<
 
 /** What the meetings driver needs of the WebSocket. */
 export interface MeetingTransport {
-  join: (conversationId: string) => Promise<JoinedFrame>;
+  join: (conversationId: string, ring: boolean) => Promise<JoinedFrame>;
+  /** A host's action (`meeting_host`, answered by `ok`). */
+  host: (action: MeetingHostActionView) => Promise<unknown>;
   fire: (frame: MeetingFireFrame) => boolean;
   online: () => boolean;
 }
@@ -39,6 +53,8 @@ export interface MeetingClientOptions {
   toast: (text: string) => void;
   /** This tab is in a one-to-one call (a meeting must wait). */
   inCall: () => boolean;
+  /** A group's meeting rings this tab (for a notification while the tab is hidden). */
+  onRinging?: (conversationId: string, fromName: string) => void;
 }
 
 export interface MeetingSnapshot {
@@ -70,6 +86,8 @@ declare global {
 
 /** More failed seats in a row than this and we stop trying and say so. */
 const MAX_MEDIA_RETRIES = 2;
+/** The server may ask us to join again (its media server went away) this often a minute. */
+const MAX_SERVER_REJOINS = 3;
 
 export class MeetingClient {
   private readonly options: MeetingClientOptions;
@@ -83,6 +101,8 @@ export class MeetingClient {
   /** Numbers join requests, so the answer of an abandoned one can be told apart. */
   private joinAttempt = 0;
   private mediaFailures = 0;
+  /** When the server last asked us to join again (a failover), for its limit. */
+  private serverRejoins: number[] = [];
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   private readonly cleanup: (() => void)[] = [];
 
@@ -155,7 +175,32 @@ export class MeetingClient {
   onFrame(frame: MeetingServerFrame): void {
     switch (frame.type) {
       case "meeting_roster":
-        this.dispatch({ type: "roster", conversationId: frame.conversation_id, participants: frame.participants });
+        this.dispatch({
+          type: "roster",
+          conversationId: frame.conversation_id,
+          participants: frame.participants,
+          waiting: frame.waiting,
+          locked: frame.locked,
+        });
+        return;
+      case "meeting_admitted":
+        this.dispatch({ type: "admitted", conversationId: frame.conversation_id, now: Date.now() });
+        return;
+      case "meeting_muted_by_host":
+        this.dispatch({ type: "muted_by_host", conversationId: frame.conversation_id });
+        return;
+      case "meeting_ringing":
+        this.dispatch({
+          type: "ringing",
+          conversationId: frame.conversation_id,
+          fromUserId: frame.from_user_id,
+          fromName: frame.from_display_name,
+          now: Date.now(),
+        });
+        if (this.state.ringing?.conversationId === frame.conversation_id) {
+          beep();
+          this.options.onRinging?.(frame.conversation_id, frame.from_display_name);
+        }
         return;
       case "meeting_speakers":
         this.dispatch({ type: "speakers", conversationId: frame.conversation_id, dominant: frame.dominant, speaking: frame.speaking });
@@ -163,9 +208,14 @@ export class MeetingClient {
       case "meeting_reaction":
         this.dispatch({ type: "reaction", conversationId: frame.conversation_id, sessionId: frame.session_id, emoji: frame.emoji, now: Date.now() });
         return;
-      case "meeting_left":
-        this.dispatch({ type: "left", conversationId: frame.conversation_id, reason: frame.reason });
+      case "meeting_left": {
+        const now = Date.now();
+        this.serverRejoins = this.serverRejoins.filter((at) => now - at < 60_000);
+        const retry = frame.rejoin && this.serverRejoins.length < MAX_SERVER_REJOINS;
+        if (retry) this.serverRejoins.push(now);
+        this.dispatch({ type: "left", conversationId: frame.conversation_id, reason: frame.reason, rejoin: frame.rejoin, retry });
         return;
+      }
       case "meeting_publish_answer":
         this.peers?.onPublishAnswer(frame.sdp);
         return;
@@ -183,7 +233,8 @@ export class MeetingClient {
 
   // ---- the user's actions ----
 
-  openLobby(conversationId: string): void {
+  /** The lobby of a meeting; `ring`: from a group's call button (joining rings the others). */
+  openLobby(conversationId: string, ring = false): void {
     if (isInMeeting(this.state.phase)) {
       this.options.toast("You are already in a meeting.");
       return;
@@ -193,7 +244,7 @@ export class MeetingClient {
       return;
     }
     this.mediaFailures = 0;
-    this.dispatch({ type: "open_lobby", conversationId });
+    this.dispatch({ type: "open_lobby", conversationId, ring });
   }
 
   closeLobby(): void {
@@ -210,6 +261,15 @@ export class MeetingClient {
 
   leave(): void {
     this.dispatch({ type: "leave" });
+  }
+
+  dismissRinging(): void {
+    this.dispatch({ type: "dismiss_ringing" });
+  }
+
+  /** A host's action: admit or turn away a knocker, mute or remove someone, lock, end. */
+  host(action: MeetingHostActionView): void {
+    this.dispatch({ type: "host", action });
   }
 
   dismiss(): void {
@@ -347,7 +407,7 @@ export class MeetingClient {
         return;
       case "join": {
         const attempt = ++this.joinAttempt;
-        transport.join(effect.conversationId).then(
+        transport.join(effect.conversationId, effect.ring).then(
           (frame) => this.onJoined(attempt, frame),
           (error: Error) => {
             if (attempt !== this.joinAttempt) return;
@@ -370,6 +430,15 @@ export class MeetingClient {
       case "send_leave":
         transport.fire({ type: "meeting_leave" });
         return;
+      case "host":
+        transport.host(effect.action).catch((error: Error) => this.options.toast(error.message || "That did not work."));
+        return;
+      case "mute_mic":
+        this.local.setMicOn(false);
+        return;
+      case "notice":
+        this.options.toast(effect.text);
+        return;
       case "close_peers":
         this.closePeers();
         return;
@@ -383,9 +452,16 @@ export class MeetingClient {
   private onJoined(attempt: number, frame: JoinedFrame): void {
     // A newer join is on its way and will take this seat's place on the server.
     if (attempt !== this.joinAttempt) return;
-    this.dispatch({ type: "joined", conversationId: frame.conversation_id, sessionId: frame.session_id, now: Date.now() });
+    this.dispatch({
+      type: "joined",
+      conversationId: frame.conversation_id,
+      sessionId: frame.session_id,
+      admitted: frame.admitted,
+      host: frame.host,
+      now: Date.now(),
+    });
     const phase = this.state.phase;
-    if (phase.kind !== "in_meeting" || phase.sessionId !== frame.session_id) {
+    if ((phase.kind !== "in_meeting" && phase.kind !== "waiting") || phase.sessionId !== frame.session_id) {
       // Left (or closed the meeting) while the join was on its way: give the seat back.
       this.options.transport.fire({ type: "meeting_leave" });
     }
@@ -450,7 +526,7 @@ export class MeetingClient {
 
   /** Reactions fade by the clock. */
   private armTick(): void {
-    const needed = this.snap.state.reactions.length > 0;
+    const needed = this.snap.state.reactions.length > 0 || this.snap.state.ringing !== null;
     if (needed && !this.tickTimer) {
       this.tickTimer = setInterval(() => this.dispatch({ type: "tick", now: Date.now() }), 500);
     } else if (!needed && this.tickTimer) {

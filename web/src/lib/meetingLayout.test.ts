@@ -10,6 +10,7 @@ import {
   orderPeople,
   paginate,
   sizeOfWidth,
+  tileBoxes,
   tileSizes,
   tilesOf,
   viewChanges,
@@ -194,5 +195,36 @@ describe("what the SFU is told", () => {
       { streamId: "c", visible: true, maxLayer: 0 },
     ]);
     expect(viewChanges(wanted, wanted)).toEqual([]);
+  });
+});
+
+describe("where tiles go", () => {
+  it("centres grid rows, the last one too, within the stage", () => {
+    const arrangement = arrange(input(3));
+    const boxes = tileBoxes(arrangement, 1280, 720);
+    const [a, b, c] = arrangement.tiles.map((t) => boxes.get(t.key)!);
+    expect(a!.y).toBe(b!.y);
+    expect(c!.y).toBeGreaterThan(a!.y);
+    // The third tile sits in the middle of its row.
+    expect(Math.abs(c!.x + c!.width / 2 - 640)).toBeLessThanOrEqual(1);
+    for (const box of boxes.values()) {
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(1280);
+      expect(box.y + box.height).toBeLessThanOrEqual(720);
+    }
+  });
+
+  it("gives a screen share its whole box and puts the strip at the right edge", () => {
+    const arrangement = arrange(input(3, {}, [1]));
+    const boxes = tileBoxes(arrangement, 1280, 720);
+    expect(boxes.get(`${session(1)}~screen`)).toEqual({ x: 0, y: 0, width: arrangement.mainWidth, height: 720 });
+    for (const tile of arrangement.tiles) expect(boxes.get(tile.key)!.x + arrangement.shape.tileWidth).toBe(1280);
+  });
+
+  it("keeps a large camera 16:9, centred", () => {
+    const arrangement = arrange(input(2, { layout: "speaker", width: 1280, height: 900 }));
+    const box = tileBoxes(arrangement, 1280, 900).get(session(1))!;
+    expect(Math.abs(box.width / box.height - 16 / 9)).toBeLessThan(0.01);
+    expect(box.y).toBeGreaterThan(0);
   });
 });

@@ -27,6 +27,8 @@ export interface Tile {
   audioMuted: boolean;
   videoMuted: boolean;
   handRaised: boolean;
+  /** A host of the meeting (the conversation's admins). */
+  host: boolean;
 }
 
 export type TileSize = "small" | "medium" | "large";
@@ -62,6 +64,7 @@ export function tilesOf(roster: MeetingParticipantView[], selfSessionId: string 
       self,
       audioMuted: p.audio_muted,
       handRaised: p.hand_raised,
+      host: p.host,
     };
     const person: Tile = { ...base, key: p.session_id, kind: "camera", streamId: camera?.stream_id ?? null, videoMuted: p.video_muted };
     if (self) people.unshift(person);
@@ -277,4 +280,80 @@ export function viewChanges(
     changes.push({ streamId, visible: pref.visible, maxLayer: pref.maxLayer });
   }
   return changes;
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Where each tile on screen goes, in the stage's pixels. Every tile is positioned in one
+ * container, so a tile that moves (grid → strip when someone presents) keeps its video
+ * element and its last frame instead of starting over black. Grid rows are centred (the
+ * last one too); the strip is centred beside or under the large tile; a large camera is
+ * 16:9 in the middle of its box, a large screen gets the whole box (shown whole inside).
+ */
+export function tileBoxes(arrangement: Arrangement, width: number, height: number): Map<string, Box> {
+  const boxes = new Map<string, Box>();
+  const { shape, tiles } = arrangement;
+  if (!arrangement.main) {
+    const rows = Math.ceil(tiles.length / Math.max(1, shape.cols));
+    const totalHeight = rows * shape.tileHeight + (rows - 1) * TILE_GAP;
+    const top = Math.max(0, (height - totalHeight) / 2);
+    tiles.forEach((tile, index) => {
+      const row = Math.floor(index / shape.cols);
+      const inRow = Math.min(shape.cols, tiles.length - row * shape.cols);
+      const rowWidth = inRow * shape.tileWidth + (inRow - 1) * TILE_GAP;
+      const column = index - row * shape.cols;
+      boxes.set(tile.key, {
+        x: Math.round((width - rowWidth) / 2 + column * (shape.tileWidth + TILE_GAP)),
+        y: Math.round(top + row * (shape.tileHeight + TILE_GAP)),
+        width: shape.tileWidth,
+        height: shape.tileHeight,
+      });
+    });
+    return boxes;
+  }
+  const main = arrangement.main;
+  const area = { x: 0, y: 0, width: arrangement.mainWidth, height: arrangement.mainHeight };
+  if (main.kind === "screen") {
+    boxes.set(main.key, area);
+  } else {
+    const fitWidth = Math.min(area.width, area.height * TILE_ASPECT);
+    const fitHeight = fitWidth / TILE_ASPECT;
+    boxes.set(main.key, {
+      x: Math.round((area.width - fitWidth) / 2),
+      y: Math.round((area.height - fitHeight) / 2),
+      width: Math.floor(fitWidth),
+      height: Math.floor(fitHeight),
+    });
+  }
+  const count = tiles.length;
+  if (arrangement.strip === "side") {
+    const total = count * shape.tileHeight + (count - 1) * TILE_GAP;
+    const top = Math.max(0, (height - total) / 2);
+    tiles.forEach((tile, index) =>
+      boxes.set(tile.key, {
+        x: width - shape.tileWidth,
+        y: Math.round(top + index * (shape.tileHeight + TILE_GAP)),
+        width: shape.tileWidth,
+        height: shape.tileHeight,
+      }),
+    );
+  } else if (arrangement.strip === "bottom") {
+    const total = count * shape.tileWidth + (count - 1) * TILE_GAP;
+    const left = Math.max(0, (width - total) / 2);
+    tiles.forEach((tile, index) =>
+      boxes.set(tile.key, {
+        x: Math.round(left + index * (shape.tileWidth + TILE_GAP)),
+        y: height - shape.tileHeight,
+        width: shape.tileWidth,
+        height: shape.tileHeight,
+      }),
+    );
+  }
+  return boxes;
 }

@@ -5,6 +5,7 @@ import {
   type MeetingEffect,
   type MeetingState,
   REACTION_MS,
+  RINGING_MS,
   initialMeetingState,
   isInMeeting,
   leftText,
@@ -38,7 +39,7 @@ function inMeeting(): MeetingState {
     initialMeetingState(),
     { type: "open_lobby", conversationId: ROOM },
     { type: "join", online: true },
-    { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, now: T0 },
+    { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, admitted: true, host: false, now: T0 },
     { type: "roster", conversationId: ROOM, participants: [participant(ME_SESSION), participant(BOB_SESSION)] },
   ).state;
 }
@@ -46,7 +47,7 @@ function inMeeting(): MeetingState {
 describe("joining", () => {
   it("goes from the lobby to the meeting, connecting and telling the others what we send", () => {
     let { state, effects } = run(initialMeetingState(), { type: "open_lobby", conversationId: ROOM });
-    expect(state.phase).toEqual({ kind: "lobby", conversationId: ROOM });
+    expect(state.phase).toEqual({ kind: "lobby", conversationId: ROOM, ring: false });
     expect(types(effects)).toEqual(["open_media"]);
 
     ({ state, effects } = run(state, { type: "set_audio_muted", muted: true }, { type: "set_video_muted", muted: true }));
@@ -56,10 +57,10 @@ describe("joining", () => {
 
     ({ state, effects } = run(state, { type: "join", online: true }));
     expect(state.phase).toEqual({ kind: "joining", conversationId: ROOM, rejoin: false });
-    expect(effects).toContainEqual({ type: "join", conversationId: ROOM });
+    expect(effects).toContainEqual({ type: "join", conversationId: ROOM, ring: false });
 
-    ({ state, effects } = run(state, { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, now: T0 }));
-    expect(state.phase).toEqual({ kind: "in_meeting", conversationId: ROOM, sessionId: ME_SESSION, joinedAt: T0 });
+    ({ state, effects } = run(state, { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, admitted: true, host: false, now: T0 }));
+    expect(state.phase).toEqual({ kind: "in_meeting", conversationId: ROOM, sessionId: ME_SESSION, joinedAt: T0, host: false });
     // Joining with the camera and microphone off: the roster must say so at once.
     expect(effects).toEqual([
       { type: "connect", sessionId: ME_SESSION },
@@ -73,7 +74,7 @@ describe("joining", () => {
     expect(types(effects)).not.toContain("join");
     ({ state, effects } = run(state, { type: "socket_online" }));
     expect(state.phase).toEqual({ kind: "joining", conversationId: ROOM, rejoin: true });
-    expect(effects).toContainEqual({ type: "join", conversationId: ROOM });
+    expect(effects).toContainEqual({ type: "join", conversationId: ROOM, ring: false });
   });
 
   it("shows the server's reason when the join is refused", () => {
@@ -91,7 +92,7 @@ describe("joining", () => {
 
   it("ignores a joined frame for another conversation", () => {
     const joining = run(initialMeetingState(), { type: "open_lobby", conversationId: ROOM }, { type: "join", online: true }).state;
-    const { state, effects } = run(joining, { type: "joined", conversationId: OTHER_ROOM, sessionId: ME_SESSION, now: T0 });
+    const { state, effects } = run(joining, { type: "joined", conversationId: OTHER_ROOM, sessionId: ME_SESSION, admitted: true, host: false, now: T0 });
     expect(state).toBe(joining);
     expect(effects).toEqual([]);
   });
@@ -200,7 +201,7 @@ describe("leaving and coming back", () => {
 
   it("shows why when the server ends our seat, and rejoins from there", () => {
     let { state, effects } = run(inMeeting(), { type: "left", conversationId: ROOM, reason: "the media connection failed" });
-    expect(state.phase).toEqual({ kind: "left", conversationId: ROOM, reason: "the media connection failed", byUser: false });
+    expect(state.phase).toEqual({ kind: "left", conversationId: ROOM, reason: "the media connection failed", byUser: false, byHost: false });
     expect(types(effects)).toEqual(["stop_media"]);
     if (state.phase.kind !== "left") throw new Error("not left");
     expect(leftText(state.phase)).toBe("The connection to the meeting's audio and video was lost.");
@@ -222,7 +223,7 @@ describe("leaving and coming back", () => {
     ({ state, effects } = run(state, { type: "socket_online" }));
     expect(state.phase).toEqual({ kind: "joining", conversationId: ROOM, rejoin: true });
     expect(types(effects)).toEqual(["open_media", "join"]);
-    ({ state, effects } = run(state, { type: "joined", conversationId: ROOM, sessionId: "new-session", now: T0 + 5_000 }));
+    ({ state, effects } = run(state, { type: "joined", conversationId: ROOM, sessionId: "new-session", admitted: true, host: false, now: T0 + 5_000 }));
     expect(state.phase).toMatchObject({ kind: "in_meeting", sessionId: "new-session" });
     expect(types(effects)).toEqual(["connect", "send_state"]);
   });
@@ -273,5 +274,93 @@ describe("connection quality", () => {
     expect(meetingQualityLevel(40, 0, 100)).toBe("poor");
     expect(meetingQualityLevel(300, 0.01, 2_000)).toBe("fair");
     expect(meetingQualityLevel(40, 0.2, 2_000)).toBe("poor");
+  });
+});
+
+describe("knocking, hosts and ringing", () => {
+  const joining = () => run(initialMeetingState(), { type: "open_lobby", conversationId: ROOM }, { type: "join", online: true }).state;
+
+  it("a knocker waits without media until a host lets them in", () => {
+    let { state, effects } = run(joining(), {
+      type: "joined",
+      conversationId: ROOM,
+      sessionId: ME_SESSION,
+      admitted: false,
+      host: false,
+      now: T0,
+    });
+    expect(state.phase).toEqual({ kind: "waiting", conversationId: ROOM, sessionId: ME_SESSION, host: false });
+    expect(effects).toEqual([]);
+    // Nothing is sent while knocking.
+    expect(run(state, { type: "set_hand_raised", raised: true }).effects).toEqual([]);
+    ({ state, effects } = run(state, { type: "admitted", conversationId: ROOM, now: T0 + 3_000 }));
+    expect(state.phase).toEqual({ kind: "in_meeting", conversationId: ROOM, sessionId: ME_SESSION, joinedAt: T0 + 3_000, host: false });
+    expect(types(effects)).toEqual(["connect", "send_state"]);
+  });
+
+  it("turned away while knocking: the left screen, without a rejoin", () => {
+    const waiting = run(joining(), { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, admitted: false, host: false, now: T0 }).state;
+    const { state } = run(waiting, { type: "left", conversationId: ROOM, reason: "a host did not let you in", rejoin: false });
+    expect(state.phase).toMatchObject({ kind: "left", byHost: true });
+    if (state.phase.kind !== "left") throw new Error("not left");
+    expect(leftText(state.phase)).toBe("A host did not let you in.");
+  });
+
+  it("the server asking us to join again (failover) rejoins at once, unless the driver says enough", () => {
+    const meeting = inMeeting();
+    let { state, effects } = run(meeting, { type: "left", conversationId: ROOM, reason: "the media connection failed", rejoin: true, retry: true });
+    expect(state.phase).toEqual({ kind: "joining", conversationId: ROOM, rejoin: true });
+    expect(effects).toEqual([{ type: "close_peers" }, { type: "join", conversationId: ROOM, ring: false }]);
+    expect(state.roster.map((p) => p.session_id)).toEqual([BOB_SESSION]);
+    ({ state, effects } = run(meeting, { type: "left", conversationId: ROOM, reason: "the media connection failed", rejoin: true, retry: false }));
+    expect(state.phase).toMatchObject({ kind: "left", byHost: false });
+    expect(types(effects)).toEqual(["stop_media"]);
+  });
+
+  it("a host's mute mutes the microphone and tells the others", () => {
+    const { state, effects } = run(inMeeting(), { type: "muted_by_host", conversationId: ROOM });
+    expect(state.local.audioMuted).toBe(true);
+    expect(types(effects)).toEqual(["mute_mic", "notice", "send_state"]);
+  });
+
+  it("host actions go out only from a host", () => {
+    const action = { kind: "lock" as const, locked: true };
+    expect(run(inMeeting(), { type: "host", action }).effects).toEqual([]);
+    const host = run(joining(), { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, admitted: true, host: true, now: T0 }).state;
+    expect(run(host, { type: "host", action }).effects).toEqual([{ type: "host", action }]);
+  });
+
+  it("keeps who knocks and whether the meeting is locked from the roster", () => {
+    const state = run(inMeeting(), {
+      type: "roster",
+      conversationId: ROOM,
+      participants: [participant(ME_SESSION)],
+      waiting: [{ session_id: "knocker", user_id: "guest", display_name: "Guest" }],
+      locked: true,
+    }).state;
+    expect(state.waiting.map((w) => w.display_name)).toEqual(["Guest"]);
+    expect(state.locked).toBe(true);
+  });
+
+  it("a group's ringing shows until answered, dismissed or 30 s old, and never inside a meeting", () => {
+    const ring = { type: "ringing" as const, conversationId: OTHER_ROOM, fromUserId: "ada", fromName: "Ada", now: T0 };
+    let state = run(initialMeetingState(), ring).state;
+    expect(state.ringing).toMatchObject({ conversationId: OTHER_ROOM, fromName: "Ada" });
+    expect(run(state, { type: "tick", now: T0 + 10_000 }).state.ringing).not.toBeNull();
+    expect(run(state, { type: "tick", now: T0 + RINGING_MS }).state.ringing).toBeNull();
+    expect(run(state, { type: "dismiss_ringing" }).state.ringing).toBeNull();
+    // Answering: the lobby, ringing nobody (the meeting is on already).
+    state = run(state, { type: "open_lobby", conversationId: OTHER_ROOM }).state;
+    expect(state.ringing).toBeNull();
+    expect(state.phase).toEqual({ kind: "lobby", conversationId: OTHER_ROOM, ring: false });
+    expect(run(inMeeting(), ring).state.ringing).toBeNull();
+  });
+
+  it("a group's call button rings the others when joining, a rejoin does not", () => {
+    let { state, effects } = run(initialMeetingState(), { type: "open_lobby", conversationId: ROOM, ring: true }, { type: "join", online: true });
+    expect(effects).toContainEqual({ type: "join", conversationId: ROOM, ring: true });
+    ({ state, effects } = run(state, { type: "socket_down" }, { type: "socket_online" }));
+    expect(effects).toContainEqual({ type: "join", conversationId: ROOM, ring: false });
+    expect(state.phase.kind).toBe("joining");
   });
 });

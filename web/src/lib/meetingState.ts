@@ -1,28 +1,35 @@
 // Group meetings as this tab sees them: a pure reducer over the server's meeting frames
-// (`meeting_joined`, `meeting_roster`, `meeting_speakers`, `meeting_reaction`,
-// `meeting_left`), the socket's ups and downs, and the user's actions (open the lobby, join
-// with the microphone or camera off, mute, raise a hand, react, leave), with the effects to
-// carry out. The SFU owns the meeting; this only follows it. No DOM, no WebRTC: the driver
+// (`meeting_joined`, `meeting_admitted`, `meeting_roster`, `meeting_speakers`,
+// `meeting_reaction`, `meeting_muted_by_host`, `meeting_ringing`, `meeting_left`), the
+// socket's ups and downs, and the user's actions (open the lobby, join with the microphone
+// or camera off, mute, raise a hand, react, host actions, leave), with the effects to carry
+// out. The SFU owns the meeting; this only follows it. No DOM, no WebRTC: the driver
 // is meetingClient.ts, the layout is meetingLayout.ts.
-import type { MeetingParticipantView } from "@proto";
+import type { MeetingHostActionView, MeetingParticipantView, MeetingWaitingView } from "@proto";
 import { type Quality, qualityOf } from "./callState";
 
 /** How long a reaction floats over its sender's tile. */
 export const REACTION_MS = 4_000;
 /** At most this many reactions on screen at once (a burst of 👏 drops the oldest). */
 export const MAX_REACTIONS = 40;
+/** A group's ringing stops after this long. */
+export const RINGING_MS = 30_000;
 
 export type MeetingPhase =
   | { kind: "idle" }
-  /** Choosing devices before joining (camera preview, microphone meter). */
-  | { kind: "lobby"; conversationId: string }
+  /** Choosing devices before joining (camera preview, microphone meter); `ring`: joining
+   * from a group's call button rings its other members. */
+  | { kind: "lobby"; conversationId: string; ring: boolean }
   /** `meeting_join` sent; `rejoin` after a lost connection (the stage stays up). */
   | { kind: "joining"; conversationId: string; rejoin: boolean }
-  | { kind: "in_meeting"; conversationId: string; sessionId: string; joinedAt: number }
+  /** Knocking: a guest, or anyone in a locked meeting, until a host lets them in. */
+  | { kind: "waiting"; conversationId: string; sessionId: string; host: boolean }
+  | { kind: "in_meeting"; conversationId: string; sessionId: string; joinedAt: number; host: boolean }
   /** The socket is away (the server dropped our seat): join again once it is back. */
   | { kind: "reconnecting"; conversationId: string }
-  /** Out of the meeting: by choice (`reason` "left") or not (the server's reason, an error). */
-  | { kind: "left"; conversationId: string; reason: string; byUser: boolean };
+  /** Out of the meeting: by choice (`reason` "left") or not (the server's reason, an error);
+   * `byHost`: removed, turned away or ended for all. */
+  | { kind: "left"; conversationId: string; reason: string; byUser: boolean; byHost?: boolean };
 
 /** What this tab sends, as the others see it in the roster. */
 export interface LocalState {
@@ -47,9 +54,21 @@ export interface Speakers {
   speaking: string[];
 }
 
+/** A group meeting someone started from the group's call button, ringing this tab. */
+export interface Ringing {
+  conversationId: string;
+  fromUserId: string;
+  fromName: string;
+  at: number;
+}
+
 export interface MeetingState {
   phase: MeetingPhase;
   roster: MeetingParticipantView[];
+  /** Who knocks (hosts only). */
+  waiting: MeetingWaitingView[];
+  locked: boolean;
+  ringing: Ringing | null;
   speakers: Speakers;
   reactions: Reaction[];
   nextReactionId: number;
@@ -64,16 +83,29 @@ export interface MeetingState {
 }
 
 export type MeetingAction =
-  | { type: "open_lobby"; conversationId: string }
+  | { type: "open_lobby"; conversationId: string; ring?: boolean }
   | { type: "close_lobby" }
   | { type: "join"; online: boolean }
-  | { type: "joined"; conversationId: string; sessionId: string; now: number }
+  | { type: "joined"; conversationId: string; sessionId: string; admitted: boolean; host: boolean; now: number }
+  | { type: "admitted"; conversationId: string; now: number }
   | { type: "join_failed"; message: string }
-  | { type: "roster"; conversationId: string; participants: MeetingParticipantView[] }
+  | {
+      type: "roster";
+      conversationId: string;
+      participants: MeetingParticipantView[];
+      waiting?: MeetingWaitingView[];
+      locked?: boolean;
+    }
   | { type: "speakers"; conversationId: string; dominant: string | null; speaking: string[] }
   | { type: "reaction"; conversationId: string; sessionId: string; emoji: string; now: number }
   | { type: "tick"; now: number }
-  | { type: "left"; conversationId: string; reason: string }
+  /** `rejoin`: the server says join again (its media failed); `retry`: the driver agrees
+   * (not too many times in a row). */
+  | { type: "left"; conversationId: string; reason: string; rejoin?: boolean; retry?: boolean }
+  | { type: "muted_by_host"; conversationId: string }
+  | { type: "ringing"; conversationId: string; fromUserId: string; fromName: string; now: number }
+  | { type: "dismiss_ringing" }
+  | { type: "host"; action: MeetingHostActionView }
   | { type: "leave" }
   | { type: "socket_down" }
   | { type: "socket_online" }
@@ -93,12 +125,17 @@ export type MeetingAction =
 export type MeetingEffect =
   /** Open the camera and microphone (idempotent: the lobby may have them already). */
   | { type: "open_media" }
-  | { type: "join"; conversationId: string }
+  | { type: "join"; conversationId: string; ring: boolean }
   /** Seat taken: set up the publish and subscribe connections for this session. */
   | { type: "connect"; sessionId: string }
   | { type: "send_state"; audioMuted: boolean; videoMuted: boolean; handRaised: boolean }
   | { type: "send_reaction"; emoji: string }
   | { type: "send_leave" }
+  /** A host's word (`meeting_host`). */
+  | { type: "host"; action: MeetingHostActionView }
+  /** Mute the microphone's track (a host muted us). */
+  | { type: "mute_mic" }
+  | { type: "notice"; text: string }
   /** Close both peer connections (keep the camera and microphone). */
   | { type: "close_peers" }
   /** Close the peer connections and let go of the camera and microphone. */
@@ -116,6 +153,9 @@ export function initialMeetingState(): MeetingState {
   return {
     phase: { kind: "idle" },
     roster: [],
+    waiting: [],
+    locked: false,
+    ringing: null,
     speakers: { dominant: null, speaking: [] },
     reactions: [],
     nextReactionId: 1,
@@ -133,8 +173,15 @@ export function meetingConversationId(phase: MeetingPhase): string | null {
 }
 
 /** In the meeting or getting (back) in: the stage is on screen and the media is ours. */
-export function isInMeeting(phase: MeetingPhase): boolean {
-  return phase.kind === "joining" || phase.kind === "in_meeting" || phase.kind === "reconnecting";
+export function isInMeeting(
+  phase: MeetingPhase,
+): phase is Extract<MeetingPhase, { kind: "joining" | "waiting" | "in_meeting" | "reconnecting" }> {
+  return phase.kind === "joining" || phase.kind === "waiting" || phase.kind === "in_meeting" || phase.kind === "reconnecting";
+}
+
+/** This tab is a host of the meeting it is in. */
+export function isHost(phase: MeetingPhase): boolean {
+  return (phase.kind === "in_meeting" || phase.kind === "waiting") && phase.host;
 }
 
 /** Anything from the lobby to the "you left" screen: the meeting screen replaces the chat. */
@@ -154,7 +201,7 @@ export function selfSessionId(phase: MeetingPhase): string | null {
 /** The roster without the seat we are giving up (until the next roster, the others stay
  * on screen; we are shown from our own devices). */
 function withoutSeat(roster: MeetingParticipantView[], phase: MeetingPhase): MeetingParticipantView[] {
-  return phase.kind === "in_meeting" ? roster.filter((p) => p.session_id !== phase.sessionId) : roster;
+  return phase.kind === "in_meeting" || phase.kind === "waiting" ? roster.filter((p) => p.session_id !== phase.sessionId) : roster;
 }
 
 export function reduceMeeting(state: MeetingState, action: MeetingAction): MeetingStep {
@@ -167,11 +214,15 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
   switch (action.type) {
     case "open_lobby": {
       if (isInMeeting(phase)) return same;
-      if (phase.kind === "lobby" && phase.conversationId === action.conversationId) return same;
+      const ring = action.ring ?? false;
+      if (phase.kind === "lobby" && phase.conversationId === action.conversationId && phase.ring === ring) return same;
       effects.push({ type: "open_media" });
       return next({
-        phase: { kind: "lobby", conversationId: action.conversationId },
+        phase: { kind: "lobby", conversationId: action.conversationId, ring },
+        ringing: null,
         roster: [],
+        waiting: [],
+        locked: false,
         speakers: { dominant: null, speaking: [] },
         reactions: [],
         pinned: null,
@@ -188,20 +239,49 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
     case "join": {
       if (phase.kind !== "lobby" && phase.kind !== "left") return same;
       const conversationId = phase.conversationId;
+      // Ringing is for starting a meeting, not for rejoining one.
+      const ring = phase.kind === "lobby" && phase.ring;
       effects.push({ type: "open_media" });
       const local = { ...state.local, handRaised: false, sharing: false };
-      const reset = { roster: [], speakers: { dominant: null, speaking: [] }, reactions: [], pinned: null, page: 0, local };
+      const reset = {
+        roster: [],
+        waiting: [],
+        locked: false,
+        speakers: { dominant: null, speaking: [] },
+        reactions: [],
+        pinned: null,
+        page: 0,
+        local,
+      };
       if (!action.online) return next({ ...reset, phase: { kind: "reconnecting", conversationId } });
-      effects.push({ type: "join", conversationId });
+      effects.push({ type: "join", conversationId, ring });
       return next({ ...reset, phase: { kind: "joining", conversationId, rejoin: false } });
     }
 
     case "joined": {
       if (phase.kind !== "joining" || phase.conversationId !== action.conversationId) return same;
+      if (!action.admitted) {
+        // Knocking: nothing but leaving is allowed until a host lets us in.
+        return next({ phase: { kind: "waiting", conversationId: phase.conversationId, sessionId: action.sessionId, host: action.host } });
+      }
       // The roster says we are unmuted until told otherwise.
       effects.push({ type: "connect", sessionId: action.sessionId }, stateEffect(state.local));
       return next({
-        phase: { kind: "in_meeting", conversationId: phase.conversationId, sessionId: action.sessionId, joinedAt: action.now },
+        phase: {
+          kind: "in_meeting",
+          conversationId: phase.conversationId,
+          sessionId: action.sessionId,
+          joinedAt: action.now,
+          host: action.host,
+        },
+      });
+    }
+
+    case "admitted": {
+      if (phase.kind !== "waiting" || phase.conversationId !== action.conversationId) return same;
+      effects.push({ type: "connect", sessionId: phase.sessionId }, stateEffect(state.local));
+      return next({
+        phase: { kind: "in_meeting", conversationId: phase.conversationId, sessionId: phase.sessionId, joinedAt: action.now, host: phase.host },
       });
     }
 
@@ -224,7 +304,7 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
         dominant: state.speakers.dominant && present.has(state.speakers.dominant) ? state.speakers.dominant : null,
         speaking: state.speakers.speaking.filter((id) => present.has(id)),
       };
-      return next({ roster, pinned, speakers });
+      return next({ roster, pinned, speakers, waiting: action.waiting ?? [], locked: action.locked ?? false });
     }
 
     case "speakers": {
@@ -241,38 +321,81 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
 
     case "tick": {
       const reactions = state.reactions.filter((r) => action.now - r.at < REACTION_MS);
-      return reactions.length === state.reactions.length ? same : next({ reactions });
+      const ringing = state.ringing && action.now - state.ringing.at >= RINGING_MS ? null : state.ringing;
+      return reactions.length === state.reactions.length && ringing === state.ringing ? same : next({ reactions, ringing });
     }
 
     case "left": {
       // Only a seat we hold can be taken away: an answer to our own `meeting_leave`, or a
       // late word about a seat we already gave up for a new one, changes nothing.
-      if (phase.kind !== "in_meeting" || action.conversationId !== phase.conversationId) return same;
+      if ((phase.kind !== "in_meeting" && phase.kind !== "waiting") || action.conversationId !== phase.conversationId) return same;
+      if (action.rejoin && action.retry) {
+        // The media server went away or the media failed: the meeting goes on elsewhere.
+        effects.push({ type: "close_peers" }, { type: "join", conversationId: phase.conversationId, ring: false });
+        return next({
+          phase: { kind: "joining", conversationId: phase.conversationId, rejoin: true },
+          roster: withoutSeat(state.roster, phase),
+          local: { ...state.local, sharing: false },
+          speakers: { dominant: null, speaking: [] },
+        });
+      }
       effects.push({ type: "stop_media" });
       return next({
-        phase: { kind: "left", conversationId: phase.conversationId, reason: action.reason, byUser: false },
+        phase: {
+          kind: "left",
+          conversationId: phase.conversationId,
+          reason: action.reason,
+          byUser: false,
+          byHost: action.rejoin === false && action.reason !== "left",
+        },
         local: { ...state.local, sharing: false, handRaised: false },
         reactions: [],
+        waiting: [],
       });
     }
+
+    case "muted_by_host": {
+      if (phase.kind !== "in_meeting" || action.conversationId !== phase.conversationId) return same;
+      const local = { ...state.local, audioMuted: true };
+      effects.push({ type: "mute_mic" }, { type: "notice", text: "A host muted you. You can unmute yourself." });
+      if (!state.local.audioMuted) effects.push(stateEffect(local));
+      return next({ local });
+    }
+
+    case "ringing": {
+      // Already in (or on the way into) a meeting, or in the lobby of this one: no ringing.
+      if (isInMeeting(phase) || meetingConversationId(phase) === action.conversationId && phase.kind === "lobby") return same;
+      return next({
+        ringing: { conversationId: action.conversationId, fromUserId: action.fromUserId, fromName: action.fromName, at: action.now },
+      });
+    }
+
+    case "dismiss_ringing":
+      return state.ringing ? next({ ringing: null }) : same;
+
+    case "host":
+      if (!isHost(phase) || phase.kind !== "in_meeting") return same;
+      effects.push({ type: "host", action: action.action });
+      return same;
 
     case "leave": {
       if (phase.kind === "lobby") {
         effects.push({ type: "stop_media" });
         return next({ phase: { kind: "idle" } });
       }
-      if (phase.kind !== "joining" && phase.kind !== "in_meeting" && phase.kind !== "reconnecting") return same;
+      if (!isInMeeting(phase)) return same;
       if (phase.kind !== "reconnecting") effects.push({ type: "send_leave" });
       effects.push({ type: "stop_media" });
       return next({
         phase: { kind: "left", conversationId: phase.conversationId, reason: "left", byUser: true },
         local: { ...state.local, sharing: false, handRaised: false },
         reactions: [],
+        waiting: [],
       });
     }
 
     case "socket_down": {
-      if (phase.kind !== "in_meeting" && phase.kind !== "joining") return same;
+      if (phase.kind !== "in_meeting" && phase.kind !== "joining" && phase.kind !== "waiting") return same;
       // The server drops the seat with the socket; a screen share ends with it.
       effects.push({ type: "close_peers" });
       return next({
@@ -285,14 +408,14 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
 
     case "socket_online": {
       if (phase.kind !== "reconnecting") return same;
-      effects.push({ type: "open_media" }, { type: "join", conversationId: phase.conversationId });
+      effects.push({ type: "open_media" }, { type: "join", conversationId: phase.conversationId, ring: false });
       return next({ phase: { kind: "joining", conversationId: phase.conversationId, rejoin: true } });
     }
 
     case "media_failed": {
       if (phase.kind !== "in_meeting") return same;
       // Joining again replaces the seat on the server (one meeting per connection).
-      effects.push({ type: "close_peers" }, { type: "join", conversationId: phase.conversationId });
+      effects.push({ type: "close_peers" }, { type: "join", conversationId: phase.conversationId, ring: false });
       return next({
         phase: { kind: "joining", conversationId: phase.conversationId, rejoin: true },
         roster: withoutSeat(state.roster, phase),
@@ -345,7 +468,7 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
 
     case "dismiss":
       if (phase.kind !== "left") return same;
-      return next({ phase: { kind: "idle" }, roster: [], reactions: [], speakers: { dominant: null, speaking: [] } });
+      return next({ phase: { kind: "idle" }, roster: [], waiting: [], reactions: [], speakers: { dominant: null, speaking: [] } });
   }
 }
 
@@ -357,6 +480,9 @@ export function leftText(phase: Extract<MeetingPhase, { kind: "left" }>): string
   if (reason === "the media connection failed") return "The connection to the meeting's audio and video was lost.";
   if (reason === "the media server is shutting down") return "The media server is restarting. Rejoin in a moment.";
   if (reason.startsWith("negotiation failed")) return "The meeting's audio and video could not be set up.";
+  if (reason === "a host removed you from the meeting") return "You were removed from the meeting.";
+  if (reason === "a host did not let you in") return "A host did not let you in.";
+  if (reason === "a host ended the meeting for everyone") return "A host ended the meeting for everyone.";
   if (!reason) return "You are no longer in the meeting.";
   const sentence = reason[0]!.toUpperCase() + reason.slice(1);
   return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
