@@ -6,7 +6,8 @@ import { type ReactNode, useEffect, useLayoutEffect, useMemo, useRef, useState }
 import type { MeetingClient, MeetingSnapshot } from "../lib/meetingClient";
 import { type Arrangement, type Tile, arrange, tileBoxes, tileSizes, tilesOf, viewPreferences } from "../lib/meetingLayout";
 import { type MeetingQualityReport } from "../lib/meetingRtc";
-import { type MeetingState, isHost, raisedHandsText, selfSessionId } from "../lib/meetingState";
+import { type MeetingState, isHost, selfSessionId } from "../lib/meetingState";
+import { raisedHandsText } from "../lib/meetingWords";
 import { formatDuration } from "../lib/callState";
 import { CallIcon } from "./CallIcons";
 import { MeetingControls, type MeetingPanel } from "./MeetingControls";

@@ -17,6 +17,7 @@ import {
 } from "./meetingState";
 import { MeetingPeers } from "./meetingRtc";
 import { beep } from "./notify";
+import { installMeetingHook } from "./meetingHook";
 
 type JoinedFrame = Extract<ServerFrame, { type: "meeting_joined" }>;
 type MeetingServerFrame = Extract<
@@ -65,23 +66,6 @@ export interface MeetingSnapshot {
   /** What we present, for our own tile. */
   screen: MediaStreamTrack | null;
   version: number;
-}
-
-declare global {
-  interface Window {
-    __conveneMeeting?: {
-      readonly pub: RTCPeerConnection | null;
-      readonly sub: RTCPeerConnection | null;
-      readonly state: MeetingState;
-      readonly peers: MeetingPeers | null;
-      readonly local: LocalMedia;
-      /** The `meeting_view` preferences last sent, by stream id. */
-      readonly views: Record<string, ViewPreference>;
-      /** Presents `track` as the screen button does (a canvas in tests). */
-      shareTrack: (track: MediaStreamTrack) => Promise<void>;
-      stopSharing: () => Promise<void>;
-    };
-  }
 }
 
 /** More failed seats in a row than this and we stop trying and say so. */
@@ -137,29 +121,20 @@ export class MeetingClient {
   }
 
   start(): void {
-    const client = this;
-    window.__conveneMeeting = {
-      get pub() {
-        return client.peers?.pub ?? null;
-      },
-      get sub() {
-        return client.peers?.sub ?? null;
-      },
-      get state() {
-        return client.snap.state;
-      },
-      get peers() {
-        return client.peers;
-      },
-      get local() {
-        return client.local;
-      },
-      get views() {
-        return Object.fromEntries(client.sentViews);
-      },
-      shareTrack: (track) => client.shareTrack(track),
-      stopSharing: () => client.stopSharing(),
-    };
+    installMeetingHook(this);
+  }
+
+  /** For the test hook: the seat's connections, the devices, the views sent. */
+  get peerConnections(): MeetingPeers | null {
+    return this.peers;
+  }
+
+  get devices(): LocalMedia {
+    return this.local;
+  }
+
+  get viewsSent(): ReadonlyMap<string, ViewPreference> {
+    return this.sentViews;
   }
 
   stop(): void {
@@ -390,6 +365,7 @@ export class MeetingClient {
   private dispatch(action: MeetingAction): void {
     const before = this.snap.state;
     const step = reduceMeeting(before, action);
+    this.local.reportLevel = step.state.phase.kind === "lobby";
     if (step.state !== before) this.set({ state: step.state });
     for (const effect of step.effects) this.run(effect);
     this.armTick();

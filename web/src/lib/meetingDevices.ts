@@ -58,6 +58,9 @@ export class LocalMedia {
   level = 0;
   /** The devices were asked for at least once (permission given or refused). */
   opened = false;
+  /** Whether a change of `level` is news (the lobby shows the meter; the stage does not,
+   * and would re-render ten times a second for nothing). */
+  reportLevel = true;
 
   private opening: Promise<void> | null = null;
   private readonly listeners = new Set<() => void>();
@@ -254,7 +257,7 @@ export class LocalMedia {
       const rounded = Math.round(level * 100) / 100;
       if (rounded !== this.level) {
         this.level = rounded;
-        this.changed();
+        if (this.reportLevel) this.changed();
       }
     }, 100);
   }

@@ -8,12 +8,11 @@ import {
   RINGING_MS,
   initialMeetingState,
   isInMeeting,
-  leftText,
   meetingQualityLevel,
-  raisedHandsText,
   reduceMeeting,
 } from "./meetingState";
 import { participant } from "./fixtures";
+import { leftText, raisedHandsText } from "./meetingWords";
 
 const ROOM = "0196d000-0000-7000-8000-0000000000e1";
 const OTHER_ROOM = "0196d000-0000-7000-8000-0000000000e2";
