@@ -13,21 +13,24 @@
 //! [`UdpRelay`] sits between a peer and whatever it talks to, to lose packets on purpose or to
 //! give the benchmark a plain-forwarding baseline.
 
+mod log;
 pub mod media;
 mod participant;
 mod peer;
 mod relay;
 pub mod sdp;
+mod sources;
 
 use std::time::{Duration, Instant};
 
+pub use log::{
+    Arrival, KeyframeRequest, MediaLog, ReceivedStream, RemoteStreamKey, SentVideo, SharedMediaLog,
+};
 pub use media::{Stamp, VideoPattern};
 pub use participant::{Participant, ParticipantOptions, Signalling};
-pub use peer::{
-    Arrival, KeyframeRequest, MediaLog, Peer, ReceivedStream, RemoteStreamKey, SentVideo,
-    SharedMediaLog, Tasks, local_track, spawn_video_source,
-};
+pub use peer::{Peer, Tasks, local_track};
 pub use relay::{LossPattern, RelayCounts, UdpRelay};
+pub use sources::{spawn_audio_source, spawn_video_source};
 
 /// Waits until `condition` holds, checking every 50 ms; an error naming `what` after
 /// `timeout`. Tests wait on what they assert rather than sleeping a guessed time.

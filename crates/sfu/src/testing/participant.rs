@@ -11,12 +11,11 @@ use anyhow::{Context, bail};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use uuid::Uuid;
 
+use super::log::{MediaLog, RemoteStreamKey, SharedMediaLog, lock};
 use super::media::VideoPattern;
-use super::peer::{
-    MediaLog, Peer, RemoteStreamKey, SharedMediaLog, Tasks, local_track, lock, spawn_audio_source,
-    spawn_video_source,
-};
+use super::peer::{Peer, Tasks, local_track};
 use super::sdp;
+use super::sources::{spawn_audio_source, spawn_video_source};
 use crate::forwarding::{MediaKind, TrackSource};
 use crate::{
     JoinRequest, PublishedSource, RosterEntry, SessionCommand, SessionCommands, SessionEvent,
@@ -163,6 +162,11 @@ impl Participant {
     /// Reads the media log without copying it.
     pub fn media<R>(&self, read: impl FnOnce(&MediaLog) -> R) -> R {
         read(&lock(&self.log))
+    }
+
+    /// The media log itself, for a harness that reads it after the participant is gone.
+    pub fn media_log(&self) -> SharedMediaLog {
+        self.log.clone()
     }
 
     pub fn signalling(&self) -> Signalling {

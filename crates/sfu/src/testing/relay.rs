@@ -26,15 +26,20 @@ pub struct LossPattern {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RelayCounts {
+    /// Every datagram passed on each way, and of those the RTP ones.
     pub to_target: u64,
+    pub rtp_to_target: u64,
     pub to_client: u64,
+    pub rtp_to_client: u64,
     pub dropped: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     to_target: AtomicU64,
+    rtp_to_target: AtomicU64,
     to_client: AtomicU64,
+    rtp_to_client: AtomicU64,
     dropped: AtomicU64,
 }
 
@@ -70,19 +75,26 @@ impl UdpRelay {
                     received = client_side.recv_from(&mut from_client) => {
                         let Ok((n_bytes, sender)) = received else { continue };
                         client = Some(sender);
+                        let datagram = &from_client[..n_bytes];
+                        if is_lossy_media(datagram, None) {
+                            counters.rtp_to_target.fetch_add(1, Ordering::Relaxed);
+                        }
                         counters.to_target.fetch_add(1, Ordering::Relaxed);
-                        let _ = target_side.send_to(&from_client[..n_bytes], target).await;
+                        let _ = target_side.send_to(datagram, target).await;
                     }
                     received = target_side.recv_from(&mut from_target) => {
                         let Ok((n_bytes, _)) = received else { continue };
                         let Some(client) = client else { continue };
                         let datagram = &from_target[..n_bytes];
-                        if loss.drop_one_in > 0 && is_lossy_media(datagram, loss.payload_type) {
+                        if is_lossy_media(datagram, loss.payload_type) {
                             n_media += 1;
-                            if n_media.is_multiple_of(u64::from(loss.drop_one_in)) {
+                            if loss.drop_one_in > 0
+                                && n_media.is_multiple_of(u64::from(loss.drop_one_in))
+                            {
                                 counters.dropped.fetch_add(1, Ordering::Relaxed);
                                 continue;
                             }
+                            counters.rtp_to_client.fetch_add(1, Ordering::Relaxed);
                         }
                         counters.to_client.fetch_add(1, Ordering::Relaxed);
                         let _ = client_side.send_to(datagram, client).await;
@@ -106,13 +118,16 @@ impl UdpRelay {
     pub fn counts(&self) -> RelayCounts {
         RelayCounts {
             to_target: self.counters.to_target.load(Ordering::Relaxed),
+            rtp_to_target: self.counters.rtp_to_target.load(Ordering::Relaxed),
             to_client: self.counters.to_client.load(Ordering::Relaxed),
+            rtp_to_client: self.counters.rtp_to_client.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
         }
     }
 }
 
-/// RTP (RFC 7983: first byte 128-191) that is not RTCP (RFC 5761: second byte 192-223).
+/// RTP (RFC 7983: first byte 128-191) that is not RTCP (RFC 5761: second byte 192-223), of
+/// `payload_type` if given.
 fn is_lossy_media(datagram: &[u8], payload_type: Option<u8>) -> bool {
     let (Some(&first), Some(&second)) = (datagram.first(), datagram.get(1)) else {
         return false;

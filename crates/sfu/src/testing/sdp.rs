@@ -47,6 +47,19 @@ pub fn sent_stream_ids(sdp: &str) -> BTreeSet<String> {
     streams
 }
 
+/// The address of the first candidate, where the peer that wrote the SDP receives.
+pub fn first_candidate_addr(sdp: &str) -> Option<SocketAddr> {
+    sdp.lines().find_map(|line| {
+        let fields: Vec<&str> = line
+            .strip_prefix("a=candidate:")?
+            .split_whitespace()
+            .collect();
+        format!("{}:{}", fields.get(4)?, fields.get(5)?)
+            .parse()
+            .ok()
+    })
+}
+
 /// Points every host candidate at `addr`, so the remote peer's media goes through a relay.
 pub fn with_candidates_at(sdp: &str, addr: SocketAddr) -> String {
     let mut rewritten = String::with_capacity(sdp.len());
@@ -108,5 +121,6 @@ mod tests {
         let rewritten = with_candidates_at(OFFER, relay);
         assert!(rewritten.contains("a=candidate:1 1 udp 2130706431 127.0.0.1 6000 typ host\r\n"));
         assert_eq!(rewritten.len(), OFFER.len());
+        assert_eq!(first_candidate_addr(&rewritten), Some(relay));
     }
 }
