@@ -8,9 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use anyhow::Context;
 use convene_sfu::forwarding::MediaKind;
 use convene_sfu::testing::{
-    LossPattern, Participant, ParticipantOptions, UdpRelay, VideoPattern, eventually, sdp,
+    LossPattern, Participant, ParticipantOptions, Toward, UdpRelay, VideoPattern, eventually, sdp,
 };
 use convene_sfu::{SfuConfig, SfuNode};
 use tokio_util::sync::CancellationToken;
@@ -154,33 +155,20 @@ async fn every_subscriber_receives_every_publisher() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn packets_lost_on_the_way_to_a_subscriber_are_recovered_by_nack() -> anyhow::Result<()> {
-    let sfu = Sfu::start().await?;
-    let shutdown = CancellationToken::new();
-    // Every 20th video datagram from the SFU to the subscriber is lost (5 %); its NACK
-    // generator asks again, and the SFU's NACK responder resends from its buffer.
-    let relay = UdpRelay::start(
-        sfu.node.media_addr(),
-        LossPattern {
-            drop_one_in: 20,
-            payload_type: Some(96),
-        },
-        shutdown.clone(),
-    )
-    .await?;
-    let publisher = sfu.join(ParticipantOptions::publishing("ada")).await?;
-    let subscriber = sfu
-        .join(ParticipantOptions::new("grace").receiving_via(relay.client_addr()))
-        .await?;
-
+/// Waits for the relay to lose 40 video packets and for the subscriber to get a second of
+/// video past them, then checks that every packet from its first on arrived, the lost ones
+/// late: resent after a NACK.
+async fn assert_losses_are_recovered(
+    relay: &UdpRelay,
+    publisher: &Participant,
+    subscriber: &Participant,
+) -> anyhow::Result<()> {
     eventually("the relay has lost 40 video packets", PATIENCE, || {
         relay.counts().dropped >= 40
     })
     .await?;
-    // Leave time for the last losses to be asked for again and resent.
     let lost = relay.counts().dropped;
-    let newest_lost = subscriber.media(|log| {
+    let newest_when_counted = subscriber.media(|log| {
         log.received(&publisher.stream_id(), MediaKind::Video)
             .and_then(|video| {
                 video
@@ -192,13 +180,16 @@ async fn packets_lost_on_the_way_to_a_subscriber_are_recovered_by_nack() -> anyh
             })
             .unwrap_or(0)
     });
+    // Leave time for the last losses to be asked for again and resent.
     eventually(
         "the subscriber is 1 s past the losses counted",
         PATIENCE,
         || {
             subscriber.media(|log| {
                 log.received(&publisher.stream_id(), MediaKind::Video)
-                    .is_some_and(|video| video.contains(newest_lost + A_SECOND_OF_VIDEO as u32))
+                    .is_some_and(|video| {
+                        video.contains(newest_when_counted + A_SECOND_OF_VIDEO as u32)
+                    })
             })
         },
     )
@@ -207,22 +198,20 @@ async fn packets_lost_on_the_way_to_a_subscriber_are_recovered_by_nack() -> anyh
     subscriber.media(|log| {
         let video = log
             .received(&publisher.stream_id(), MediaKind::Video)
-            .expect("video from ada");
-        let indices: BTreeSet<u32> = video
-            .arrivals
+            .context("no video from the publisher")?;
+        let stamps: Vec<_> = video.arrivals.iter().filter_map(|arrival| arrival.stamp).collect();
+        let first = stamps
             .iter()
-            .filter_map(|arrival| arrival.stamp.map(|stamp| stamp.packet_index))
-            .collect();
-        let first = *indices.first().expect("some video");
-        let missing: Vec<u32> = (first..=newest_lost)
-            .filter(|index| !indices.contains(index))
+            .map(|s| s.packet_index)
+            .min()
+            .context("no stamped video")?;
+        let missing: Vec<u32> = (first..=newest_when_counted)
+            .filter(|&index| !video.contains(index))
             .collect();
         // Retransmissions arrive after newer packets did.
         let mut newest = 0;
-        let late = video
-            .arrivals
+        let late = stamps
             .iter()
-            .filter_map(|arrival| arrival.stamp)
             .filter(|stamp| {
                 let late = stamp.packet_index < newest;
                 newest = newest.max(stamp.packet_index);
@@ -233,12 +222,69 @@ async fn packets_lost_on_the_way_to_a_subscriber_are_recovered_by_nack() -> anyh
             missing.is_empty(),
             "{} of {} packets never arrived although {lost} were lost and {late} resent: {missing:?}",
             missing.len(),
-            newest_lost - first + 1
+            newest_when_counted - first + 1
         );
         assert!(
             late as u64 >= lost / 2,
             "only {late} packets arrived late for {lost} lost: were they resent?"
         );
+        anyhow::Ok(())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_lost_on_the_way_to_a_subscriber_are_recovered_by_nack() -> anyhow::Result<()> {
+    let sfu = Sfu::start().await?;
+    let shutdown = CancellationToken::new();
+    // Every 20th video datagram from the SFU to the subscriber is lost (5 %); its NACK
+    // generator asks again, and the SFU's NACK responder resends from its buffer.
+    let relay = UdpRelay::start(
+        sfu.node.media_addr(),
+        LossPattern {
+            drop_one_in: 20,
+            payload_type: Some(96),
+            toward: Toward::Client,
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let publisher = sfu.join(ParticipantOptions::publishing("ada")).await?;
+    let subscriber = sfu
+        .join(ParticipantOptions::new("grace").receiving_via(relay.client_addr()))
+        .await?;
+    assert_losses_are_recovered(&relay, &publisher, &subscriber).await?;
+    shutdown.cancel();
+    close_all(vec![publisher, subscriber]).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_lost_on_the_way_from_a_publisher_are_recovered_by_nack() -> anyhow::Result<()> {
+    let sfu = Sfu::start().await?;
+    let shutdown = CancellationToken::new();
+    // Now the publisher's uplink loses 5 %: the SFU's NACK generator asks the publisher, and
+    // the resent packets are forwarded late, out of order, with the subscriber's numbering.
+    let relay = UdpRelay::start(
+        sfu.node.media_addr(),
+        LossPattern {
+            drop_one_in: 20,
+            payload_type: Some(96),
+            toward: Toward::Target,
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let publisher = sfu
+        .join(ParticipantOptions::publishing("ada").publishing_via(relay.client_addr()))
+        .await?;
+    let subscriber = sfu.join(ParticipantOptions::new("grace")).await?;
+    assert_losses_are_recovered(&relay, &publisher, &subscriber).await?;
+    // The subscriber saw one gap-free run of sequence numbers, as the publisher numbered them.
+    subscriber.media(|log| {
+        let video = log
+            .received(&publisher.stream_id(), MediaKind::Video)
+            .expect("video");
+        assert_eq!(video.distinct_sequence_numbers(), video.distinct_packets());
     });
     shutdown.cancel();
     close_all(vec![publisher, subscriber]).await;

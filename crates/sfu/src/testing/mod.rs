@@ -29,7 +29,7 @@ pub use log::{
 pub use media::{Stamp, VideoPattern};
 pub use participant::{Participant, ParticipantOptions, Signalling};
 pub use peer::{Peer, Tasks, local_track};
-pub use relay::{LossPattern, RelayCounts, UdpRelay};
+pub use relay::{LossPattern, RelayCounts, Toward, UdpRelay};
 pub use sources::{spawn_audio_source, spawn_video_source};
 
 /// Waits until `condition` holds, checking every 50 ms; an error naming `what` after

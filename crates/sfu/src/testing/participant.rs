@@ -35,6 +35,8 @@ pub struct ParticipantOptions {
     /// Receive through this relay instead of straight from the SFU: the SFU's candidate in
     /// every subscribe offer is replaced by it (see [`super::UdpRelay`]).
     pub subscribe_via: Option<SocketAddr>,
+    /// Publish through this relay: the same for the SFU's publish answers.
+    pub publish_via: Option<SocketAddr>,
 }
 
 impl ParticipantOptions {
@@ -46,6 +48,7 @@ impl ParticipantOptions {
             video: None,
             watch_video: true,
             subscribe_via: None,
+            publish_via: None,
         }
     }
 
@@ -73,6 +76,11 @@ impl ParticipantOptions {
 
     pub fn receiving_via(mut self, relay: SocketAddr) -> Self {
         self.subscribe_via = Some(relay);
+        self
+    }
+
+    pub fn publishing_via(mut self, relay: SocketAddr) -> Self {
+        self.publish_via = Some(relay);
         self
     }
 }
@@ -323,6 +331,10 @@ impl SignallingTask {
             SessionEvent::PublishAnswer { sdp } => {
                 let Some(peer) = &self.publish else {
                     bail!("a publish answer without a publish offer");
+                };
+                let sdp = match self.options.publish_via {
+                    Some(relay) => sdp::with_candidates_at(&sdp, relay),
+                    None => sdp,
                 };
                 peer.connection
                     .set_remote_description(RTCSessionDescription::answer(sdp)?)

@@ -1,6 +1,6 @@
 //! A user-space UDP relay between one client and one target, optionally dropping a
-//! deterministic share of the RTP datagrams it passes to the client: a lossy link for NACK
-//! tests, and a forwarding baseline for the benchmark.
+//! deterministic share of the RTP datagrams it passes one way: a lossy link for NACK tests,
+//! and a forwarding baseline for the benchmark.
 //!
 //! The client sends to [`UdpRelay::client_addr`]; the relay sends that on to the target from
 //! [`UdpRelay::target_side_addr`], and what comes back there to whoever last sent from the
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-/// Which datagrams travelling to the client are lost.
+/// Which datagrams are lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LossPattern {
     /// Drop one (S)RTP datagram in this many (0: none). STUN, DTLS and RTCP always pass, so
@@ -22,6 +22,37 @@ pub struct LossPattern {
     pub drop_one_in: u32,
     /// Only count and drop RTP of this payload type (the header is not encrypted by SRTP).
     pub payload_type: Option<u8>,
+    /// The way the lost datagrams travel.
+    pub toward: Toward,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Toward {
+    /// From the target to the client (an SFU's media to a subscriber).
+    #[default]
+    Client,
+    /// From the client to the target (a publisher's media to an SFU).
+    Target,
+}
+
+/// Counts media one way and says which datagram to drop.
+struct Lossy {
+    pattern: LossPattern,
+    n_media: u64,
+}
+
+impl Lossy {
+    fn drops(&mut self, datagram: &[u8], toward: Toward) -> bool {
+        if self.pattern.drop_one_in == 0
+            || self.pattern.toward != toward
+            || !is_lossy_media(datagram, self.pattern.payload_type)
+        {
+            return false;
+        }
+        self.n_media += 1;
+        self.n_media
+            .is_multiple_of(u64::from(self.pattern.drop_one_in))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,7 +99,10 @@ impl UdpRelay {
             let mut from_client = vec![0u8; 2048];
             let mut from_target = vec![0u8; 2048];
             let mut client: Option<SocketAddr> = None;
-            let mut n_media: u64 = 0;
+            let mut lossy = Lossy {
+                pattern: loss,
+                n_media: 0,
+            };
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
@@ -76,6 +110,10 @@ impl UdpRelay {
                         let Ok((n_bytes, sender)) = received else { continue };
                         client = Some(sender);
                         let datagram = &from_client[..n_bytes];
+                        if lossy.drops(datagram, Toward::Target) {
+                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         if is_lossy_media(datagram, None) {
                             counters.rtp_to_target.fetch_add(1, Ordering::Relaxed);
                         }
@@ -86,14 +124,11 @@ impl UdpRelay {
                         let Ok((n_bytes, _)) = received else { continue };
                         let Some(client) = client else { continue };
                         let datagram = &from_target[..n_bytes];
-                        if is_lossy_media(datagram, loss.payload_type) {
-                            n_media += 1;
-                            if loss.drop_one_in > 0
-                                && n_media.is_multiple_of(u64::from(loss.drop_one_in))
-                            {
-                                counters.dropped.fetch_add(1, Ordering::Relaxed);
-                                continue;
-                            }
+                        if lossy.drops(datagram, Toward::Client) {
+                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        if is_lossy_media(datagram, None) {
                             counters.rtp_to_client.fetch_add(1, Ordering::Relaxed);
                         }
                         counters.to_client.fetch_add(1, Ordering::Relaxed);
