@@ -3,9 +3,10 @@
 // test:meetings` in web/ (after `cargo build -p convene-server` and `npm run build`).
 // Screenshots and the server log go to test-artifacts/web/.
 //
-// One meeting is shared by the tests of this file, in order: three people join it through
-// the UI and see and decode each other; one presents; one leaves; one joins from the lobby
-// with the camera off; one loses the WebSocket and gets back in by itself.
+// Three meetings, each shared by the tests that follow in order: the Standup (three people
+// join through the UI and decode each other; pages; a screen share; someone leaves), the
+// Review (the lobby with the camera off; a guest knocks; a dropped WebSocket), and a
+// group's meeting that rings.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
@@ -34,11 +35,14 @@ let browser;
 let server;
 const env = { dialogs: [], pageErrors: [] };
 const everyone = [];
-/** The meeting the tests share: { id, code }, and who is in it. */
-const meeting = { id: null, code: null };
+/** The Standup (Ann, Bob, Cat) and the Review (Dan, Eve): codes and session ids. */
+const standup = {};
+const review = {};
 let ann;
 let bob;
 let cat;
+let dan;
+let eve;
 
 before(async () => {
   browser = await launchCallBrowser();
@@ -216,7 +220,7 @@ async function joinByCode(user, code, { cameraOff = false } = {}) {
   await expectAttr(page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 15_000);
 }
 
-describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
+describe("meetings", { timeout: 10 * TEST_TIMEOUT }, () => {
   test("three people join through the UI and each decodes the other two", { timeout: 2 * TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
       [ann, bob, cat] = await Promise.all([person("ann"), person("bob"), person("cat")]);
@@ -228,20 +232,20 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
       await ann.page.getByTestId("create-meeting").click();
       await ann.page.getByTestId("meeting-lobby").waitFor();
       await ann.page.getByTestId("lobby-preview").waitFor();
-      meeting.code = (await ann.page.getByTestId("lobby-meeting-code").textContent()).trim();
-      assert.match(meeting.code, /^[a-z]{3}-[a-z]{4}-[a-z]{3}$/);
+      standup.code = (await ann.page.getByTestId("lobby-meeting-code").textContent()).trim();
+      assert.match(standup.code, /^[a-z]{3}-[a-z]{4}-[a-z]{3}$/);
       assert.equal(await ann.page.getByTestId("lobby-title").textContent(), "Standup");
       await screenshot(ann.page, "meetings-01-lobby.png");
       await ann.page.getByTestId("lobby-join").click();
       await expectAttr(ann.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 15_000);
-      meeting.id = await ann.page.getByTestId("meeting-stage").getAttribute("data-conversation-id");
 
       // Bob and Cat join with the code; each measures join click → first decoded frames.
       await armFirstFrames(bob, 1);
-      await joinByCode(bob, meeting.code);
+      await joinByCode(bob, standup.code);
       await armFirstFrames(cat, 2);
-      await joinByCode(cat, meeting.code);
+      await joinByCode(cat, standup.code);
       const [annSession, bobSession, catSession] = await Promise.all([ann, bob, cat].map(sessionOf));
+      Object.assign(standup, { annSession, bobSession, catSession });
 
       const started = Date.now();
       await expectDecoding(ann, [bobSession, catSession]);
@@ -251,7 +255,7 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
       t.diagnostic(`bob: join click → first decoded frame of ann ${JSON.stringify(await firstFrames(bob))} ms`);
       t.diagnostic(`cat: join click → first decoded frames (ann, bob) ${JSON.stringify(await firstFrames(cat))} ms`);
 
-      // Three tiles with the right names, each remote one showing video.
+      // Three tiles with the right names, each showing video.
       const names = { [annSession]: "Ann", [bobSession]: "Bob", [catSession]: "Cat" };
       for (const [user, self] of [
         [ann, annSession],
@@ -270,6 +274,18 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
       // The SFU was told each remote tile is visible, medium-sized (layer 1) in a grid of three.
       const views = await ann.page.evaluate(() => window.__conveneMeeting.views);
       assert.deepEqual(views, { [bobSession]: { visible: true, maxLayer: 1 }, [catSession]: { visible: true, maxLayer: 1 } });
+
+      // The speaker layout: one remote person large (layer 2), the others beside them.
+      await ann.page.getByTestId("meeting-layout-toggle").click();
+      await expectAttr(ann.page.getByTestId("meeting-stage"), "data-layout", "speaker");
+      const large = ann.page.locator('[data-testid="meeting-tile"][data-place="main"]');
+      await expectAttr(large, "data-size", "large");
+      const speakerKey = await large.getAttribute("data-key");
+      assert.ok([bobSession, catSession].includes(speakerKey), `the large tile is ${speakerKey}`);
+      await eventually(async () => (await ann.page.evaluate((id) => window.__conveneMeeting.views[id], speakerKey))?.maxLayer === 2);
+      await screenshot(ann.page, "meetings-02a-speaker-layout.png");
+      await ann.page.getByTestId("meeting-layout-toggle").click();
+      await expectAttr(ann.page.getByTestId("meeting-stage"), "data-layout", "grid");
 
       // Bob mutes and raises his hand; Ann sees both on his tile and in the people panel.
       await bob.page.getByTestId("meeting-toggle-mic").click();
@@ -312,14 +328,25 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
       await bob.page.getByTestId("meeting-raise-hand").click();
       await expectAttr(tile(ann, bobSession), "data-audio-muted", "false");
       await expectAttr(tile(ann, bobSession), "data-hand", "false");
-      Object.assign(meeting, { annSession, bobSession, catSession });
       assertClean(ann, bob, cat);
     });
   });
 
+  // A known SFU bug (reported): no `meeting_speakers` frame ever arrives, although the
+  // audio-level header extension is negotiated and the fake microphones beep.
+  test(
+    "the active speaker is outlined (meeting_speakers)",
+    { timeout: TEST_TIMEOUT, todo: "SFU: meeting_speakers is never sent" },
+    async (t) => {
+      await withArtifacts(t, async () => {
+        await ann.page.locator('[data-testid="meeting-tile"][data-speaking="true"]').first().waitFor({ timeout: 6_000 });
+      });
+    },
+  );
+
   test("pages: a tile on another page is paused at the SFU, and shown again on its page", { timeout: TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
-      const { bobSession, catSession } = meeting;
+      const { bobSession, catSession } = standup;
       await ann.page.getByTestId("meeting-more-button").click();
       await ann.page.getByTestId("meeting-tiles-option").filter({ hasText: "Up to 4 tiles" }).click();
       // Four a page fits three: one page. Ann's window is made small so only two fit.
@@ -343,60 +370,9 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
     });
   });
 
-  test("the lobby: the microphone meter moves, and joining with the camera off shows a camera-off tile", { timeout: TEST_TIMEOUT }, async (t) => {
-    await withArtifacts(t, async () => {
-      const { annSession } = meeting;
-      const dan = await person("dan");
-      await dan.page.goto(`/join/${meeting.code}`);
-      await dan.page.getByTestId("meeting-lobby").waitFor();
-      await dan.page.getByTestId("lobby-preview").waitFor();
-      // The fake microphone beeps: the meter (an AnalyserNode) must move.
-      const levels = new Set();
-      await eventually(
-        async () => {
-          levels.add(await dan.page.getByTestId("lobby-mic-meter").getAttribute("data-level"));
-          return [...levels].some((level) => Number(level) > 0.05) && levels.size >= 3;
-        },
-        { timeout: 10_000, interval: 50 },
-      );
-      t.diagnostic(`meter levels seen: ${[...levels].sort().join(" ")}`);
-      assert.ok((await dan.page.getByTestId("lobby-mic-select").locator("option").count()) >= 1);
-      assert.ok((await dan.page.getByTestId("lobby-camera-select").locator("option").count()) >= 1);
-
-      await dan.page.getByTestId("lobby-toggle-camera").click();
-      await dan.page.getByTestId("lobby-camera-off").waitFor();
-      assert.equal(await dan.page.evaluate(() => window.__conveneMeeting.local.camera), null, "the camera is released");
-      await screenshot(dan.page, "meetings-09-lobby-camera-off.png");
-      await dan.page.getByTestId("lobby-join").click();
-      await expectAttr(dan.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 15_000);
-      const danSession = await sessionOf(dan);
-
-      for (const user of [ann, bob]) {
-        const danTile = tile(user, danSession);
-        await danTile.waitFor();
-        await expectAttr(danTile, "data-video", "off");
-        assert.equal(await danTile.getByTestId("meeting-tile-name").textContent(), "Dan");
-        const roster = await user.page.evaluate((id) => window.__conveneMeeting.state.roster.find((p) => p.session_id === id), danSession);
-        assert.equal(roster.video_muted, true);
-        assert.deepEqual(roster.streams, [], "no camera published");
-      }
-      // Dan still sees and hears the others.
-      await expectDecoding(dan, [annSession, meeting.bobSession]);
-      await screenshot(ann.page, "meetings-10-camera-off-tile.png");
-
-      // Dan turns the camera on in the meeting: the others start decoding him.
-      await dan.page.getByTestId("meeting-toggle-camera").click();
-      await expectAttr(tile(ann, danSession), "data-video", "on", 15_000);
-      await expectDecoding(ann, [danSession]);
-      meeting.danSession = danSession;
-      meeting.dan = dan;
-      assertClean(dan);
-    });
-  });
-
   test("a screen share reaches the others large, and stopping it removes it", { timeout: TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
-      const { annSession, bobSession, catSession } = meeting;
+      const { annSession, bobSession, catSession } = standup;
       const screen = `${annSession}~screen`;
       const capture = await displayMediaWorks(ann.page);
       t.diagnostic(`getDisplayMedia in headless Chromium: ${capture}`);
@@ -425,8 +401,8 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
         await expectAttr(spotlight, "data-key", screen);
         await expectAttr(spotlight, "data-size", "large");
         await expectAttr(spotlight, "data-video", "on", 15_000);
-        // Beside it, everyone's camera: Ann, Bob, Cat and Dan.
-        await expectCount(user.page.locator('[data-testid="meeting-tile"][data-place="strip"]'), 4);
+        // Beside it, everyone's camera: Ann, Bob and Cat.
+        await expectCount(user.page.locator('[data-testid="meeting-tile"][data-place="strip"]'), 3);
         const views = await user.page.evaluate(() => window.__conveneMeeting.views);
         assert.deepEqual(views[screen], { visible: true, maxLayer: 2 }, JSON.stringify(views));
       }
@@ -438,7 +414,7 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
       for (const user of [bob, cat]) {
         await expectCount(tile(user, screen), 0, 15_000);
         await expectAttr(user.page.getByTestId("meeting-stage"), "data-layout", "grid");
-        await expectCount(user.page.getByTestId("meeting-tile"), 4);
+        await expectCount(user.page.getByTestId("meeting-tile"), 3);
       }
       // Cameras keep flowing after the renegotiation.
       const before = await decodedByStream(bob.page);
@@ -447,13 +423,91 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
     });
   });
 
+  test("someone leaving disappears for the rest", { timeout: TEST_TIMEOUT }, async (t) => {
+    await withArtifacts(t, async () => {
+      const { catSession } = standup;
+      await cat.page.getByTestId("meeting-leave").click();
+      await cat.page.getByTestId("meeting-left").waitFor();
+      assert.equal(await cat.page.getByTestId("meeting-left-reason").textContent(), "You left the meeting.");
+      await screenshot(cat.page, "meetings-08-left.png");
+      for (const user of [ann, bob]) {
+        await expectCount(tile(user, catSession), 0, 10_000);
+        await expectCount(user.page.getByTestId("meeting-tile"), 2);
+        await eventually(async () => (await user.page.getByTestId("meeting-participant-count").textContent()) === "2");
+      }
+      // Cat's camera is let go; back to the chat.
+      assert.equal(await cat.page.evaluate(() => window.__conveneMeeting.local.camera), null);
+      await cat.page.getByTestId("meeting-return").click();
+      await cat.page.getByTestId("conversation-view").waitFor();
+      assertClean(cat);
+    });
+  });
+
+  test("the lobby: the microphone meter moves, and joining with the camera off shows a camera-off tile", { timeout: TEST_TIMEOUT }, async (t) => {
+    await withArtifacts(t, async () => {
+      [dan, eve] = await Promise.all([person("dan"), person("eve")]);
+      // Dan starts the Review; its lobby: the fake microphone beeps, the meter (an
+      // AnalyserNode) must move.
+      await dan.page.getByTestId("new-menu-button").click();
+      await dan.page.getByTestId("new-meeting").click();
+      await dan.page.getByTestId("meeting-title-input").fill("Review");
+      await dan.page.getByTestId("create-meeting").click();
+      await dan.page.getByTestId("lobby-preview").waitFor();
+      review.code = (await dan.page.getByTestId("lobby-meeting-code").textContent()).trim();
+      const levels = new Set();
+      await eventually(
+        async () => {
+          levels.add(await dan.page.getByTestId("lobby-mic-meter").getAttribute("data-level"));
+          return [...levels].some((level) => Number(level) > 0.05) && levels.size >= 3;
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      t.diagnostic(`meter levels seen: ${[...levels].sort().join(" ")}`);
+      assert.ok((await dan.page.getByTestId("lobby-mic-select").locator("option").count()) >= 1);
+      assert.ok((await dan.page.getByTestId("lobby-camera-select").locator("option").count()) >= 1);
+
+      // Camera off in the lobby: the device is let go, and Dan joins without video.
+      await dan.page.getByTestId("lobby-toggle-camera").click();
+      await dan.page.getByTestId("lobby-camera-off").waitFor();
+      assert.equal(await dan.page.evaluate(() => window.__conveneMeeting.local.camera), null, "the camera is released");
+      await screenshot(dan.page, "meetings-09-lobby-camera-off.png");
+      await dan.page.getByTestId("lobby-join").click();
+      await expectAttr(dan.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 15_000);
+      const danSession = await sessionOf(dan);
+
+      // Eve joins with the invite link: Dan's tile is camera-off, as the roster says.
+      await eve.page.goto(`/join/${review.code}`);
+      await eve.page.getByTestId("lobby-preview").waitFor();
+      await eve.page.getByTestId("lobby-join").click();
+      await expectAttr(eve.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 15_000);
+      const eveSession = await sessionOf(eve);
+      const danTile = tile(eve, danSession);
+      await danTile.waitFor();
+      await expectAttr(danTile, "data-video", "off");
+      assert.equal(await danTile.getByTestId("meeting-tile-name").textContent(), "Dan");
+      const roster = await eve.page.evaluate((id) => window.__conveneMeeting.state.roster.find((p) => p.session_id === id), danSession);
+      assert.equal(roster.video_muted, true);
+      assert.deepEqual(roster.streams, [], "no camera published");
+      // Dan still sees Eve.
+      await expectDecoding(dan, [eveSession]);
+      await screenshot(eve.page, "meetings-10-camera-off-tile.png");
+
+      // Dan turns the camera on in the meeting: Eve starts decoding him.
+      await dan.page.getByTestId("meeting-toggle-camera").click();
+      await expectDecoding(eve, [danSession]);
+      await expectAttr(tile(eve, danSession), "data-video", "on", 15_000);
+      Object.assign(review, { danSession, eveSession });
+      assertClean(dan, eve);
+    });
+  });
+
   test("a guest knocks with the link and a host lets them in, mutes and removes them", { timeout: TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
-      const { annSession } = meeting;
-      // A guest opens the invite link, signs in as a guest, and lands in the lobby.
+      const { danSession } = review;
+      // A guest opens the invite link, continues as a guest, and lands in the lobby.
       const guest = await newUser(env, { prefix: "gus", signUp: false });
       everyone.push(guest);
-      await guest.page.goto(`/join/${meeting.code}`);
+      await guest.page.goto(`/join/${review.code}`);
       await guest.page.getByTestId("auth-tab-guest").click();
       await guest.page.getByTestId("auth-display-name").fill("Gus");
       await guest.page.getByTestId("auth-submit").click();
@@ -465,78 +519,55 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
       await guest.page.getByTestId("lobby-join").click();
       await guest.page.getByTestId("meeting-waiting").waitFor();
 
-      // Ann (the meeting's creator, a host) is told someone knocks, and lets them in.
-      const banner = ann.page.getByTestId("meeting-knock-banner");
+      // Dan (who started the meeting, a host) is told someone knocks, and lets them in.
+      const banner = dan.page.getByTestId("meeting-knock-banner");
       await banner.waitFor();
       assert.match(await banner.textContent(), /Gus wants to join/);
-      await screenshot(ann.page, "meetings-11-knock.png");
+      await screenshot(dan.page, "meetings-11-knock.png");
       await banner.getByTestId("meeting-knock-admit").click();
       await expectAttr(guest.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 15_000);
       const gusSession = await sessionOf(guest);
-      await expectDecoding(guest, [annSession]);
-      await tile(ann, gusSession).waitFor();
+      await expectDecoding(guest, [danSession]);
+      await tile(dan, gusSession).waitFor();
 
-      // Ann mutes Gus from the people panel: his microphone track goes off, everyone sees it.
-      await ann.page.getByTestId("meeting-participants-toggle").click();
-      const row = ann.page.locator(`[data-testid="meeting-participant"][data-session-id="${gusSession}"]`);
+      // Dan mutes Gus from the people panel: his microphone track goes off, everyone sees it.
+      await dan.page.getByTestId("meeting-participants-toggle").click();
+      const row = dan.page.locator(`[data-testid="meeting-participant"][data-session-id="${gusSession}"]`);
       await row.getByTestId("meeting-host-mute").click();
       await expectAttr(row, "data-audio-muted", "true");
       await expectAttr(guest.page.getByTestId("meeting-toggle-mic"), "aria-pressed", "true");
       assert.equal(await guest.page.evaluate(() => window.__conveneMeeting.local.mic.enabled), false);
-      await screenshot(ann.page, "meetings-12-host-panel.png");
+      await screenshot(dan.page, "meetings-12-host-panel.png");
 
-      // And removes him (a second click confirms): he is told, and cannot simply rejoin.
+      // And removes him (a second click confirms): he is told, and is not offered a rejoin.
       await row.getByTestId("meeting-host-remove").click();
       await row.getByTestId("meeting-host-remove").click();
       await guest.page.getByTestId("meeting-left").waitFor();
       assert.equal(await guest.page.getByTestId("meeting-left-reason").textContent(), "You were removed from the meeting.");
       assert.equal(await guest.page.getByTestId("meeting-rejoin").count(), 0);
-      await expectCount(tile(ann, gusSession), 0);
-      await ann.page.getByTestId("meeting-participants-toggle").click();
-      assertClean(ann, guest);
-    });
-  });
-
-  test("someone leaving disappears for the rest", { timeout: TEST_TIMEOUT }, async (t) => {
-    await withArtifacts(t, async () => {
-      const { catSession } = meeting;
-      await cat.page.getByTestId("meeting-leave").click();
-      await cat.page.getByTestId("meeting-left").waitFor();
-      assert.equal(await cat.page.getByTestId("meeting-left-reason").textContent(), "You left the meeting.");
-      await screenshot(cat.page, "meetings-08-left.png");
-      for (const user of [ann, bob]) {
-        await expectCount(tile(user, catSession), 0, 10_000);
-        await expectCount(user.page.getByTestId("meeting-tile"), 3);
-        await eventually(async () => (await user.page.getByTestId("meeting-participant-count").textContent()) === "3");
-      }
-      // Cat's camera is let go; back to the chat.
-      assert.equal(await cat.page.evaluate(() => window.__conveneMeeting.local.camera), null);
-      await cat.page.getByTestId("meeting-return").click();
-      await cat.page.getByTestId("conversation-view").waitFor();
-      assertClean(cat);
+      await expectCount(tile(dan, gusSession), 0);
+      await dan.page.getByTestId("meeting-participants-toggle").click();
+      assertClean(dan, guest);
     });
   });
 
   test("a dropped WebSocket rejoins the meeting by itself", { timeout: TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
-      const { annSession, danSession, dan } = meeting;
-      await goOffline(bob);
-      await bob.page.getByTestId("meeting-reconnecting").waitFor();
-      // The server dropped Bob's seat: the others see him go.
-      const bobSession = meeting.bobSession;
-      await expectCount(tile(ann, bobSession), 0, 10_000);
-      await goOnline(bob);
-      await expectAttr(bob.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 20_000);
-      const newSession = await sessionOf(bob);
-      assert.notEqual(newSession, bobSession);
-      // Bob's new seat has fresh connections: he receives everyone again, and they see his tile.
-      await expectDecoding(bob, [annSession, danSession]);
-      for (const user of [ann, dan]) {
-        await tile(user, newSession).waitFor();
-        assert.equal(await tile(user, newSession).getByTestId("meeting-tile-name").textContent(), "Bob");
-      }
-      meeting.bobSession = newSession;
-      assertClean(ann, bob, dan);
+      const { danSession, eveSession } = review;
+      await goOffline(eve);
+      await eve.page.getByTestId("meeting-reconnecting").waitFor();
+      // The server dropped Eve's seat: Dan sees her go.
+      await expectCount(tile(dan, eveSession), 0, 10_000);
+      await goOnline(eve);
+      await expectAttr(eve.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 20_000);
+      const newSession = await sessionOf(eve);
+      assert.notEqual(newSession, eveSession);
+      // Eve's new seat has fresh connections: she receives Dan again, and he sees her tile.
+      await expectDecoding(eve, [danSession]);
+      await tile(dan, newSession).waitFor();
+      assert.equal(await tile(dan, newSession).getByTestId("meeting-tile-name").textContent(), "Eve");
+      review.eveSession = newSession;
+      assertClean(dan, eve);
     });
   });
 
@@ -548,11 +579,11 @@ describe("meetings", { timeout: 8 * TEST_TIMEOUT }, () => {
     { timeout: TEST_TIMEOUT, todo: "SFU: video added to a subscribe connection after a removal stops after a few packets" },
     async (t) => {
       await withArtifacts(t, async () => {
-        await expectDecoding(ann, [meeting.bobSession], { timeout: 8_000 });
-        await expectDecoding(meeting.dan, [meeting.bobSession], { timeout: 4_000 });
+        await expectDecoding(dan, [review.eveSession], { timeout: 8_000 });
       });
     },
   );
+
   test("a group's call button rings the other members, who join from the ring", { timeout: TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
       // Bob leaves the standup first (nothing rings inside a meeting).

@@ -8,6 +8,7 @@ import { ChatClient } from "../lib/client";
 import { CallHistoryPanel } from "./CallHistory";
 import { CallLayer } from "./CallOverlay";
 import { CallStage } from "./CallStage";
+import { isInMeeting } from "../lib/meetingState";
 import { MeetingRinging, MeetingScreen } from "./MeetingScreen";
 import { beep, showNotification } from "../lib/notify";
 import type { MeView } from "../lib/types";
@@ -84,6 +85,11 @@ export function Shell({
   const meetingId = meetingPhase.kind === "idle" || inCall ? null : meetingPhase.conversationId;
   const meetingConversation = meetingId ? snap.chat.conversations[meetingId] : undefined;
   const [meetingChatShown, setMeetingChatShown] = useState(false);
+  // Answering a call ends our part in a meeting (one camera, one conversation at a time).
+  const callActive = Boolean(inCall);
+  useEffect(() => {
+    if (callActive && isInMeeting(client.meetings.state.phase)) client.meetings.leave();
+  }, [callActive, client]);
   const [activeId, setActiveId] = useState<string | null>(() => routeOf(location.pathname).conversationId);
   const [dialog, setDialog] = useState<DialogState>({ kind: "none" });
   const [pinned, setPinned] = useState(loadPinned);
