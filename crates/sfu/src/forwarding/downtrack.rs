@@ -37,6 +37,10 @@ pub(crate) struct DownTrack {
     pub(crate) target: Option<LayerIndex>,
     sequence_offset: u16,
     timestamp_offset: u32,
+    /// The input sequence number the current layer started on. Browsers resend NACKed
+    /// packets late on the same SSRC; one from before this point is of no use to this
+    /// subscriber's decoder and would map onto numbers already delivered.
+    start_sequence_number: u16,
     last_out: Option<LastOut>,
     /// Audio starts on any packet; video waits for a keyframe.
     needs_keyframe_to_start: bool,
@@ -61,6 +65,7 @@ impl DownTrack {
             target,
             sequence_offset: 0,
             timestamp_offset: 0,
+            start_sequence_number: 0,
             last_out: None,
             needs_keyframe_to_start,
         }
@@ -98,7 +103,9 @@ impl DownTrack {
                 };
             }
         }
-        if self.current != Some(packet.layer) {
+        if self.current != Some(packet.layer)
+            || sequence_is_newer(self.start_sequence_number, packet.sequence_number)
+        {
             return Verdict::Drop {
                 wants_keyframe: false,
             };
@@ -135,6 +142,7 @@ impl DownTrack {
                 )
             }
         };
+        self.start_sequence_number = packet.sequence_number;
         self.sequence_offset = sequence_number.wrapping_sub(packet.sequence_number);
         self.timestamp_offset = timestamp.wrapping_sub(packet.timestamp);
         self.current = Some(packet.layer);
