@@ -3,8 +3,10 @@
 //! The subscriber's downlink estimate is a budget spent in priority order: screen shares
 //! first (text must stay readable), then the dominant speaker, then everyone else. Each
 //! track gets the highest layer being sent that its tile can use and the remaining budget
-//! can pay for; a track nothing fits is paused rather than allowed to congest the link for
-//! all. A track not measured yet starts on its lowest layer.
+//! can pay for, and never less than its lowest layer: a visible video is not paused for
+//! bandwidth, because the browser's estimate (REMB) grows only from what it receives, and a
+//! paused video would starve the estimate that could bring it back. A track not measured
+//! yet starts on its lowest layer.
 
 use super::{LayerIndex, TrackId, TrackSource, ViewPreference};
 
@@ -64,10 +66,9 @@ pub(crate) fn choose_layers(
             .rev()
             .filter(|&&layer_idx| layer_idx <= max_layer)
             .find(|&&layer_idx| candidate.layer_bitrates[layer_idx] <= remaining);
-        if let Some(&layer_idx) = affordable {
-            remaining -= candidate.layer_bitrates[layer_idx];
-            chosen[candidate_idx] = Some(layer_idx as LayerIndex);
-        }
+        let layer_idx = affordable.copied().unwrap_or(lowest_active);
+        remaining = remaining.saturating_sub(candidate.layer_bitrates[layer_idx]);
+        chosen[candidate_idx] = Some(layer_idx as LayerIndex);
     }
     chosen
 }

@@ -139,6 +139,13 @@ impl Node {
                         .and_then(|level| level.first().map(|byte| byte & 0x7f)),
                     size: packet.payload.len() + 12,
                 };
+                if track.kind == MediaKind::Audio {
+                    tracing::trace!(
+                        extension_id = ?track.audio_level_extension_id,
+                        level = ?incoming.audio_level,
+                        "audio level"
+                    );
+                }
                 let room = track.room.clone();
                 self.forward(&room, incoming, packet, now);
             }
