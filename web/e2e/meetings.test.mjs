@@ -336,17 +336,17 @@ describe("meetings", { timeout: 10 * TEST_TIMEOUT }, () => {
     });
   });
 
-  // A known SFU bug (reported): no `meeting_speakers` frame ever arrives, although the
-  // audio-level header extension is negotiated and the fake microphones beep.
-  test(
-    "the active speaker is outlined (meeting_speakers)",
-    { timeout: TEST_TIMEOUT, todo: "SFU: meeting_speakers is never sent" },
-    async (t) => {
-      await withArtifacts(t, async () => {
-        await ann.page.locator('[data-testid="meeting-tile"][data-speaking="true"]').first().waitFor({ timeout: 6_000 });
-      });
-    },
-  );
+  test("the active speaker is outlined (meeting_speakers)", { timeout: TEST_TIMEOUT }, async (t) => {
+    await withArtifacts(t, async () => {
+      // The fake microphones beep: the SFU names who is heard, and their tile is outlined.
+      const speaking = ann.page.locator('[data-testid="meeting-tile"][data-speaking="true"]').first();
+      await speaking.waitFor({ timeout: 15_000 });
+      const key = await speaking.getAttribute("data-key");
+      assert.ok(Object.values(standup).includes(key), `the outlined tile ${key} is one of the three`);
+      const state = await ann.page.evaluate(() => window.__conveneMeeting.state.speakers);
+      assert.ok(state.speaking.length > 0, JSON.stringify(state));
+    });
+  });
 
   test("pages: a tile on another page is paused at the SFU, and shown again on its page", { timeout: TEST_TIMEOUT }, async (t) => {
     await withArtifacts(t, async () => {
