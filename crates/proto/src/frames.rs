@@ -350,6 +350,8 @@ pub enum ServerFrame {
     /// This connection is no longer in the meeting (it left, its media failed, the media
     /// server went away: join again).
     MeetingLeft {
+        /// The `meeting_leave` this answers; absent when the server ended the session.
+        request_id: Option<String>,
         conversation_id: Uuid,
         reason: String,
         /// The participant did not choose this (its media failed, the media server went

@@ -133,7 +133,11 @@ waiting: Array<MeetingWaitingView>,
 /**
  * Nobody new joins without a host letting them in.
  */
-locked: boolean, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", conversation_id: string, reason: string, 
+locked: boolean, } | { "type": "meeting_speakers", conversation_id: string, dominant: string | null, speaking: Array<string>, } | { "type": "meeting_reaction", conversation_id: string, session_id: string, emoji: string, } | { "type": "meeting_left", 
+/**
+ * The `meeting_leave` this answers; absent when the server ended the session.
+ */
+request_id: string | null, conversation_id: string, reason: string, 
 /**
  * The participant did not choose this (its media failed, the media server went
  * away): join again, and the meeting continues on a live media server.

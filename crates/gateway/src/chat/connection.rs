@@ -550,13 +550,14 @@ impl Connection {
                     seq: None,
                 })
             }
-            ClientFrame::MeetingLeave { request_id: _ } => {
+            ClientFrame::MeetingLeave { request_id } => {
                 let meeting = self
                     .meeting
                     .take()
                     .ok_or_else(crate::meetings::not_in_meeting)?;
                 let _ = meeting.send(convene_sfu::SessionCommand::Leave).await;
                 Some(ServerFrame::MeetingLeft {
+                    request_id,
                     conversation_id: meeting.conversation_id,
                     reason: "left".to_owned(),
                     rejoin: false,

@@ -267,6 +267,7 @@ fn event_frame(conversation_id: Uuid, event: SessionEvent) -> ServerFrame {
         SessionEvent::Admitted => ServerFrame::MeetingAdmitted { conversation_id },
         SessionEvent::MutedByHost => ServerFrame::MeetingMutedByHost { conversation_id },
         SessionEvent::Closed { reason, rejoin } => ServerFrame::MeetingLeft {
+            request_id: None,
             conversation_id,
             reason,
             rejoin,

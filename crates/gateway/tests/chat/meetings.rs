@@ -126,6 +126,7 @@ pub async fn meeting_media_is_for_members_of_meetings_and_groups(server: &TestSe
         .send(json!({"type": "meeting_leave", "request_id": "bye"}))
         .await;
     let left = alice_ws.recv_until("meeting_left").await;
+    assert_eq!(left["request_id"], "bye");
     assert_eq!(left["rejoin"], false);
 }
 
