@@ -1,14 +1,16 @@
 // The in-call screen: the other side's video big (or their avatar), mine small, the timer,
 // the connection quality, what the other side sends ("muted", "camera off", "presenting"),
 // and the controls: microphone, camera, devices, screen sharing, picture-in-picture, the
-// chat beside the video, hang up.
+// chat beside the video, adding a third person (the call moves to a group's meeting), hang up.
 import { type ReactNode, useEffect, useRef, useState } from "react";
+import type { Api } from "../lib/api";
 import type { CallSnapshot } from "../lib/callClient";
 import { type DeviceKind, type QualityReport, canChooseSpeaker, listDevices } from "../lib/callRtc";
 import { type CallPhase, formatDuration, mediaBadges } from "../lib/callState";
 import type { ChatState } from "../lib/chatStore";
 import type { ChatClient } from "../lib/client";
 import { CallIcon } from "./CallIcons";
+import { AddToCallDialog } from "./Dialogs";
 import { MediaVideo, RoundButton, trackKeyOf } from "./CallOverlay";
 import { userName } from "./names";
 import { Avatar, Menu, type MenuItem } from "./ui";
@@ -16,11 +18,13 @@ import { Avatar, Menu, type MenuItem } from "./ui";
 type InCall = Extract<CallPhase, { kind: "in_call" }>;
 
 export function CallStage({
+  api,
   client,
   chat,
   calls,
   children,
 }: {
+  api: Api;
   client: ChatClient;
   chat: ChatState;
   calls: CallSnapshot;
@@ -39,6 +43,7 @@ export function CallStage({
   const remoteVideo = useRef<HTMLVideoElement>(null);
   const remoteAudio = useRef<HTMLAudioElement>(null);
   const [pip, setPip] = useState(false);
+  const [adding, setAdding] = useState(false);
 
   useEffect(() => {
     const timer = setInterval(() => setNow(Date.now()), 1_000);
@@ -264,10 +269,20 @@ export function CallStage({
           >
             <CallIcon name="chat" className="h-6 w-6" />
           </RoundButton>
+          <RoundButton
+            small
+            label="Add person"
+            color="bg-white/15 hover:bg-white/25"
+            testId="call-add-person"
+            onClick={() => setAdding(true)}
+          >
+            <CallIcon name="personAdd" className="h-6 w-6" />
+          </RoundButton>
           <RoundButton small label="Hang up" color="bg-red-600 hover:bg-red-500" testId="call-hangup" onClick={() => client.calls.hangup()}>
             <CallIcon name="hangup" className="h-6 w-6" />
           </RoundButton>
         </div>
+        <AddToCallDialog open={adding} api={api} client={client} exclude={[selfId, peerId]} onClose={() => setAdding(false)} />
         {menu && (
           <Menu
             label={menu.kind === "audioinput" ? "Microphones" : menu.kind === "videoinput" ? "Cameras" : "Speakers"}

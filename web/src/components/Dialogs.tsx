@@ -124,6 +124,67 @@ export function NewDirectDialog({
   );
 }
 
+/** "Add person" in a one-to-one call: pick someone and the call moves to a group's
+ * meeting with the three of you (the server answers with `call_moved`). */
+export function AddToCallDialog({
+  open,
+  api,
+  client,
+  exclude,
+  onClose,
+}: {
+  open: boolean;
+  api: Api;
+  client: ChatClient;
+  /** Who is in the call already. */
+  exclude: string[];
+  onClose: () => void;
+}) {
+  const [query, setQuery] = useState("");
+  const [adding, setAdding] = useState<string | null>(null);
+  const search = useUserSearch(api, query);
+  useEffect(() => {
+    if (open) {
+      setQuery("");
+      setAdding(null);
+    }
+  }, [open]);
+  const add = async (user: UserView) => {
+    if (adding) return;
+    setAdding(user.id);
+    client.rememberUsers([user]);
+    // Errors are toasts (the call screen stays); on success the call becomes the meeting.
+    const added = await client.calls.addParticipant(user.id);
+    setAdding(null);
+    if (added) onClose();
+  };
+  const others = search.users.filter((user) => user.id !== client.me.id && !exclude.includes(user.id));
+  return (
+    <Dialog open={open} onClose={onClose} title="Add person to the call" testId="call-add-dialog">
+      <p className="mb-2 text-sm text-slate-500 dark:text-slate-400">The call continues as a group meeting with the three of you.</p>
+      <input
+        className="input"
+        placeholder="Search people by name or username"
+        aria-label="Search people"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+        autoFocus
+        data-testid="user-search-input"
+      />
+      {search.error && <p className="mt-2 text-sm text-red-600" role="alert">{search.error}</p>}
+      <ul className="mt-2 min-h-24" aria-busy={adding !== null}>
+        {search.loading && <li className="flex justify-center p-3 text-slate-400"><Spinner /></li>}
+        {!search.loading && query.trim() && others.length === 0 && (
+          <li className="p-3 text-center text-sm text-slate-500">Nobody found.</li>
+        )}
+        {others.map((user) => (
+          <UserRow key={user.id} user={user} onClick={() => void add(user)} />
+        ))}
+      </ul>
+    </Dialog>
+  );
+}
+
 export function NewGroupDialog({
   open,
   api,

@@ -222,7 +222,7 @@ export function Shell({
           )}
         </MeetingScreen>
       ) : inCall ? (
-        <CallStage client={client} chat={snap.chat} calls={calls}>
+        <CallStage api={api} client={client} chat={snap.chat} calls={calls}>
           {callConversation && (
             <ConversationView
               key={callConversation.summary.conversation.id}

@@ -18,7 +18,11 @@ import { showNotification } from "./notify";
 
 type CallUpdateFrame = Extract<ServerFrame, { type: "call_update" }>;
 type CallSignalFrame = Extract<ServerFrame, { type: "call_signal" }>;
-type CallRequest = Extract<ClientFrame, { type: "call_invite" | "call_accept" | "call_decline" | "call_hangup" }>;
+type CallMovedFrame = Extract<ServerFrame, { type: "call_moved" }>;
+type CallRequest = Extract<
+  ClientFrame,
+  { type: "call_invite" | "call_accept" | "call_decline" | "call_hangup" | "call_add_participant" }
+>;
 
 /** What the calls driver needs of the WebSocket. */
 export interface CallTransport {
@@ -36,6 +40,16 @@ export interface CallClientOptions {
   ensureUsers: (ids: string[]) => void;
   /** Opens a conversation (a click on the incoming-call notification). */
   open?: (conversationId: string) => void;
+  /** The call moved to this group's meeting: join it now with the call's devices. */
+  moved?: (conversationId: string, media: HandedMedia) => void;
+}
+
+/** What a call hands to the meeting it moves to: its live tracks (the devices are not
+ * asked for twice) and whether the microphone and camera were on. */
+export interface HandedMedia {
+  micOn: boolean;
+  cameraOn: boolean;
+  tracks: MediaStreamTrack[];
 }
 
 /** Knobs for tests (`window.__conveneCallConfig`) and `?ice=relay`. */
@@ -177,6 +191,11 @@ export class CallClient {
     this.dispatch({ type: "update", call: frame.call });
   }
 
+  /** Someone added a third person: the call goes on as the group's meeting. */
+  onMoved(frame: CallMovedFrame): void {
+    this.dispatch({ type: "moved", callId: frame.call_id, conversationId: frame.conversation_id });
+  }
+
   onSignal(frame: CallSignalFrame): void {
     if (!this.session || frame.call_id !== this.sessionCallId) return;
     this.session.handleSignal(frame.signal);
@@ -211,6 +230,25 @@ export class CallClient {
 
   dismiss(): void {
     this.dispatch({ type: "dismiss" });
+  }
+
+  /** Adds someone to the ongoing call, which moves it to a group's meeting (`call_moved`
+   * follows). Resolves false, with a toast, when the server says no. */
+  async addParticipant(userId: string): Promise<boolean> {
+    const phase = this.snap.call.phase;
+    if (phase.kind !== "in_call") {
+      this.options.toast("People can be added once the call is answered.");
+      return false;
+    }
+    try {
+      const answer = await this.options.transport.request({ type: "call_add_participant", call_id: phase.call.id, user_id: userId });
+      // The call's end (the move came first and left this tab idle).
+      this.dispatch({ type: "update", call: answer.call });
+      return true;
+    } catch (error) {
+      this.options.toast(error instanceof Error && error.message ? error.message : "That person could not be added.");
+      return false;
+    }
   }
 
   /** The session changed something on screen. */
@@ -286,6 +324,14 @@ export class CallClient {
       case "history_changed":
         this.refreshHistory();
         return;
+      case "join_meeting": {
+        const session = this.session;
+        const media: HandedMedia = session
+          ? { micOn: session.micOn, cameraOn: session.mediaState.video, tracks: session.handOver() }
+          : { micOn: true, cameraOn: false, tracks: [] };
+        this.options.moved?.(effect.conversationId, media);
+        return;
+      }
     }
   }
 

@@ -615,6 +615,20 @@ export class CallSession {
 
   // ---- the end ----
 
+  /**
+   * Gives up the live microphone and camera (camera only while on) without stopping them,
+   * for the meeting a moved call continues in; `close()` then leaves them running.
+   */
+  handOver(): MediaStreamTrack[] {
+    const live = (track: MediaStreamTrack | null): track is MediaStreamTrack => track !== null && track.readyState === "live";
+    const tracks = [this.mic, this.cameraOn ? this.camera : null].filter(live);
+    for (const track of tracks) {
+      if (track === this.mic) this.mic = null;
+      if (track === this.camera) this.camera = null;
+    }
+    return tracks;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

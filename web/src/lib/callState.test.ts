@@ -302,6 +302,72 @@ describe("the callee's call", () => {
   });
 });
 
+describe("adding a third person moves the call to a group's meeting", () => {
+  const GROUP = "0196d000-0000-7000-8000-0000000000a3";
+  const answered = call({ state: "ongoing", answered_at: "2026-11-22T10:30:04Z", answered_by_connection: "bob-tab" });
+  const endedByMove = call({ ...answered, state: "ended", ended_at: "2026-11-22T10:34:16Z", duration_seconds: 252 });
+  const callerInCall = () =>
+    run(
+      ready(),
+      { type: "place", conversationId: CHAT, peerId: BOB, callKind: "video" },
+      { type: "invite_answered", call: call() },
+      { type: "update", call: answered },
+      { type: "media_connected", at: T0 },
+    ).state;
+  const calleeAnswered = incomingCall({ state: "ongoing", answered_at: "2026-11-22T10:30:04Z", answered_by_connection: CONN });
+  const calleeInCall = () =>
+    run(ready(), { type: "update", call: incomingCall() }, { type: "accept", video: false }, { type: "update", call: calleeAnswered }).state;
+
+  it("the caller's tab joins the meeting and lets go of the call, with no end screen", () => {
+    const { state, effects } = run(callerInCall(), { type: "moved", callId: CALL, conversationId: GROUP });
+    expect(state.phase).toEqual({ kind: "idle" });
+    // The meeting is joined before the call's connection is closed (its tracks move over).
+    expect(effects).toEqual([{ type: "join_meeting", conversationId: GROUP }, { type: "stop_media" }]);
+    expect(isBusy(state)).toBe(false);
+  });
+
+  it("the callee's tab moves too", () => {
+    const { state, effects } = run(calleeInCall(), { type: "moved", callId: CALL, conversationId: GROUP });
+    expect(state.phase).toEqual({ kind: "idle" });
+    expect(types(effects)).toEqual(["join_meeting", "stop_media"]);
+  });
+
+  it("the call's end that follows the move changes nothing on screen, only the history", () => {
+    const moved = run(callerInCall(), { type: "moved", callId: CALL, conversationId: GROUP }).state;
+    const { state, effects } = run(moved, { type: "update", call: endedByMove });
+    expect(state.phase).toEqual({ kind: "idle" });
+    expect(state.elsewhere).toBeNull();
+    expect(effects).toEqual([{ type: "history_changed" }]);
+
+    const callee = run(calleeInCall(), { type: "moved", callId: CALL, conversationId: GROUP }).state;
+    const calleeEnd = run(callee, { type: "update", call: incomingCall({ ...endedByMove, caller_id: BOB, callee_id: ME }) });
+    expect(calleeEnd.state.phase).toEqual({ kind: "idle" });
+    expect(calleeEnd.effects).toEqual([{ type: "history_changed" }]);
+  });
+
+  it("another tab of a participant, not in the call, stays where it is", () => {
+    const elsewhere = { ...calleeAnswered, answered_by_connection: OTHER_CONN };
+    const otherTab = run(ready(), { type: "update", call: incomingCall() }, { type: "update", call: elsewhere }).state;
+    expect(otherTab.phase).toEqual({ kind: "idle" });
+    const { state, effects } = run(otherTab, { type: "moved", callId: CALL, conversationId: GROUP });
+    expect(state).toBe(otherTab);
+    expect(effects).toEqual([]);
+  });
+
+  it("a move of some other call, or one that is not ongoing here, is ignored", () => {
+    const inCall = callerInCall();
+    expect(run(inCall, { type: "moved", callId: "another-call", conversationId: GROUP }).state).toBe(inCall);
+    const ringing = run(
+      ready(),
+      { type: "place", conversationId: CHAT, peerId: BOB, callKind: "video" },
+      { type: "invite_answered", call: call() },
+    ).state;
+    expect(run(ringing, { type: "moved", callId: CALL, conversationId: GROUP }).effects).toEqual([]);
+    const hungUp = run(inCall, { type: "hangup" }).state;
+    expect(run(hungUp, { type: "moved", callId: CALL, conversationId: GROUP }).state.phase.kind).toBe("ended");
+  });
+});
+
 describe("reconnects", () => {
   it("asks where the call stands when the connection changed mid-call", () => {
     const inCall = run(

@@ -65,6 +65,8 @@ export type CallAction =
   | { type: "hangup" }
   | { type: "media_connected"; at: number }
   | { type: "media_failed"; reason: string }
+  /** The server moved the call to a group's meeting (someone added a third person). */
+  | { type: "moved"; callId: string; conversationId: string }
   | { type: "dismiss" };
 
 export type CallEffect =
@@ -82,7 +84,10 @@ export type CallEffect =
   /** Ask the server where a call stands (after a reconnect, frames may have been lost). */
   | { type: "refresh"; callId: string }
   /** A call ended: the history changed. */
-  | { type: "history_changed" };
+  | { type: "history_changed" }
+  /** The call goes on as the meeting of this group: join it at once, with the microphone
+   * and camera as they were (before `stop_media` lets go of the call's connection). */
+  | { type: "join_meeting"; conversationId: string };
 
 export interface CallStep {
   state: CallUiState;
@@ -269,6 +274,16 @@ export function reduceCall(state: CallUiState, action: CallAction, now: number |
       return next({
         phase: endedFrom(phase.call, phase.role, "failed", action.reason, localDuration(phase, now)),
       });
+    }
+
+    case "moved": {
+      // Only the tab the call is on moves; the others (told too) wait for the call's end.
+      // The server sends the move before the call's end, on the same connection.
+      if (phase.kind !== "in_call" || phase.call.id !== action.callId) return same;
+      effects.push({ type: "join_meeting", conversationId: action.conversationId }, { type: "stop_media" });
+      // No end screen, no tones: the call goes on in the meeting. Its `call_update` ending
+      // it finds this tab idle and only refreshes the history.
+      return next({ phase: { kind: "idle" } });
     }
 
     case "dismiss":

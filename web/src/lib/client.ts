@@ -101,6 +101,11 @@ export class ChatClient {
       nameOf: (userId) => this.snap.chat.users[userId]?.display_name ?? "Someone",
       ensureUsers: (ids) => this.ensureUsers(ids),
       open: (conversationId) => this.options.onOpen?.(conversationId),
+      moved: (conversationId, media) => {
+        // The call goes on in the group's meeting; its chat is the one open afterwards.
+        this.meetings.joinFromCall(conversationId, media);
+        this.options.onOpen?.(conversationId);
+      },
     });
     this.meetings = new MeetingClient({
       transport: {
@@ -281,6 +286,9 @@ export class ChatClient {
         return;
       case "call_signal":
         this.calls.onSignal(frame);
+        return;
+      case "call_moved":
+        this.calls.onMoved(frame);
         return;
       case "meeting_roster":
       case "meeting_admitted":

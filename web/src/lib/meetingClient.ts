@@ -234,6 +234,27 @@ export class MeetingClient {
     this.dispatch({ type: "join", online: this.options.transport.online() });
   }
 
+  /**
+   * A one-to-one call moved to this group's meeting: join it at once (no lobby) with the
+   * call's microphone and camera, muted or off as they were.
+   */
+  joinFromCall(conversationId: string, media: { micOn: boolean; cameraOn: boolean; tracks: MediaStreamTrack[] }): void {
+    if (isInMeeting(this.state.phase)) {
+      for (const track of media.tracks) track.stop();
+      this.options.toast("You are already in a meeting.");
+      return;
+    }
+    this.mediaFailures = 0;
+    this.local.takeOver(media.tracks, media.micOn, media.cameraOn);
+    this.dispatch({
+      type: "join_from_call",
+      conversationId,
+      audioMuted: !media.micOn,
+      videoMuted: !media.cameraOn,
+      online: this.options.transport.online(),
+    });
+  }
+
   leave(): void {
     this.dispatch({ type: "leave" });
   }

@@ -145,6 +145,34 @@ export class LocalMedia {
     this.tracksChanged();
   }
 
+  /**
+   * Takes over a call's live tracks (a call moving to a meeting): nothing is asked for
+   * again, and the microphone and camera stay as they were (muted stays muted, a camera
+   * that was off stays off). `open()` then finds them live.
+   */
+  takeOver(tracks: MediaStreamTrack[], micOn: boolean, cameraOn: boolean): void {
+    this.closed = false;
+    this.micOn = micOn;
+    const live = tracks.filter((track) => track.readyState === "live");
+    const camera = cameraOn ? live.find((track) => track.kind === "video") : undefined;
+    for (const track of live) if (track.kind === "video" && track !== camera) track.stop();
+    this.adopt(new MediaStream(live.filter((track) => track.kind === "audio" || track === camera)));
+    if (!camera) {
+      this.camera?.stop();
+      this.camera = null;
+    }
+    this.cameraOn = cameraOn;
+    if (camera) {
+      // The call's camera is larger than what simulcast needs here.
+      const config = loadMeetingConfig();
+      void camera.applyConstraints({ width: { ideal: config.videoWidth }, height: { ideal: config.videoHeight } }).catch(() => {});
+    }
+    this.error = null;
+    this.opened = true;
+    this.startMeter();
+    this.tracksChanged();
+  }
+
   private adopt(stream: MediaStream): void {
     const mic = stream.getAudioTracks()[0];
     const camera = stream.getVideoTracks()[0];

@@ -363,3 +363,69 @@ describe("knocking, hosts and ringing", () => {
     expect(state.phase.kind).toBe("joining");
   });
 });
+
+describe("a one-to-one call moved to a group's meeting", () => {
+  it("goes straight in, no lobby, muted and with the camera off as in the call", () => {
+    const { state, effects } = run(initialMeetingState(), {
+      type: "join_from_call",
+      conversationId: ROOM,
+      audioMuted: true,
+      videoMuted: true,
+      online: true,
+    });
+    expect(state.phase).toEqual({ kind: "joining", conversationId: ROOM, rejoin: false });
+    expect(state.local).toEqual({ audioMuted: true, videoMuted: true, handRaised: false, sharing: false });
+    expect(effects).toEqual([{ type: "open_media" }, { type: "join", conversationId: ROOM, ring: false }]);
+
+    // Seated: the roster hears at once that we are muted with the camera off.
+    const joined = run(state, { type: "joined", conversationId: ROOM, sessionId: ME_SESSION, admitted: true, host: false, now: T0 });
+    expect(joined.state.phase).toMatchObject({ kind: "in_meeting", sessionId: ME_SESSION });
+    expect(joined.effects).toEqual([
+      { type: "connect", sessionId: ME_SESSION },
+      { type: "send_state", audioMuted: true, videoMuted: true, handRaised: false },
+    ]);
+  });
+
+  it("unmuted with the camera on stays so", () => {
+    const { state } = run(initialMeetingState(), {
+      type: "join_from_call",
+      conversationId: ROOM,
+      audioMuted: false,
+      videoMuted: false,
+      online: true,
+    });
+    expect(state.local).toMatchObject({ audioMuted: false, videoMuted: false });
+  });
+
+  it("replaces an open lobby or a left screen, and drops that group's ringing", () => {
+    const ringing = run(initialMeetingState(), { type: "ringing", conversationId: ROOM, fromUserId: "u", fromName: "Ann", now: T0 }).state;
+    expect(ringing.ringing).not.toBeNull();
+    const moved = run(ringing, { type: "join_from_call", conversationId: ROOM, audioMuted: false, videoMuted: false, online: true }).state;
+    expect(moved.ringing).toBeNull();
+    expect(moved.phase.kind).toBe("joining");
+
+    const lobby = run(initialMeetingState(), { type: "open_lobby", conversationId: OTHER_ROOM }).state;
+    const fromLobby = run(lobby, { type: "join_from_call", conversationId: ROOM, audioMuted: false, videoMuted: true, online: true });
+    expect(fromLobby.state.phase).toEqual({ kind: "joining", conversationId: ROOM, rejoin: false });
+  });
+
+  it("offline, it waits for the socket and then joins", () => {
+    const { state, effects } = run(initialMeetingState(), {
+      type: "join_from_call",
+      conversationId: ROOM,
+      audioMuted: false,
+      videoMuted: false,
+      online: false,
+    });
+    expect(state.phase).toEqual({ kind: "reconnecting", conversationId: ROOM });
+    expect(types(effects)).toEqual(["open_media"]);
+    expect(run(state, { type: "socket_online" }).effects).toContainEqual({ type: "join", conversationId: ROOM, ring: false });
+  });
+
+  it("never replaces a meeting this tab is in", () => {
+    const state = inMeeting();
+    const step = run(state, { type: "join_from_call", conversationId: OTHER_ROOM, audioMuted: false, videoMuted: false, online: true });
+    expect(step.state).toBe(state);
+    expect(step.effects).toEqual([]);
+  });
+});

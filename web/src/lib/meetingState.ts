@@ -86,6 +86,9 @@ export type MeetingAction =
   | { type: "open_lobby"; conversationId: string; ring?: boolean }
   | { type: "close_lobby" }
   | { type: "join"; online: boolean }
+  /** A one-to-one call moved to this group's meeting: straight in, no lobby, the
+   * microphone and camera as they were in the call. */
+  | { type: "join_from_call"; conversationId: string; audioMuted: boolean; videoMuted: boolean; online: boolean }
   | { type: "joined"; conversationId: string; sessionId: string; admitted: boolean; host: boolean; now: number }
   | { type: "admitted"; conversationId: string; now: number }
   | { type: "join_failed"; message: string }
@@ -255,6 +258,27 @@ export function reduceMeeting(state: MeetingState, action: MeetingAction): Meeti
       };
       if (!action.online) return next({ ...reset, phase: { kind: "reconnecting", conversationId } });
       effects.push({ type: "join", conversationId, ring });
+      return next({ ...reset, phase: { kind: "joining", conversationId, rejoin: false } });
+    }
+
+    case "join_from_call": {
+      // A meeting of our own comes first (answering the call left it, so this is rare).
+      if (isInMeeting(phase)) return same;
+      const conversationId = action.conversationId;
+      effects.push({ type: "open_media" });
+      const reset = {
+        roster: [],
+        waiting: [],
+        locked: false,
+        speakers: { dominant: null, speaking: [] },
+        reactions: [],
+        pinned: null,
+        page: 0,
+        local: { audioMuted: action.audioMuted, videoMuted: action.videoMuted, handRaised: false, sharing: false },
+        ringing: state.ringing?.conversationId === conversationId ? null : state.ringing,
+      };
+      if (!action.online) return next({ ...reset, phase: { kind: "reconnecting", conversationId } });
+      effects.push({ type: "join", conversationId, ring: false });
       return next({ ...reset, phase: { kind: "joining", conversationId, rejoin: false } });
     }
 
