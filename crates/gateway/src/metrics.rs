@@ -42,6 +42,11 @@ pub struct Metrics {
     db_connections: Gauge,
     db_idle_connections: Gauge,
     db_max_connections: Gauge,
+    sfu_rooms: Gauge,
+    sfu_participants: Gauge,
+    sfu_tracks: Gauge,
+    sfu_forwarded_packets: Counter,
+    sfu_forwarded_seen: std::sync::atomic::AtomicU64,
 }
 
 fn request_duration_histogram() -> Histogram {
@@ -108,8 +113,37 @@ impl Metrics {
             "Configured maximum of database connections",
             db_max_connections.clone(),
         );
+        let sfu_rooms = Gauge::default();
+        registry.register(
+            "sfu_rooms",
+            "Meetings on this process's in-process SFU node (convene serve)",
+            sfu_rooms.clone(),
+        );
+        let sfu_participants = Gauge::default();
+        registry.register(
+            "sfu_participants",
+            "Participants on this process's in-process SFU node",
+            sfu_participants.clone(),
+        );
+        let sfu_tracks = Gauge::default();
+        registry.register(
+            "sfu_tracks",
+            "Published tracks on this process's in-process SFU node",
+            sfu_tracks.clone(),
+        );
+        let sfu_forwarded_packets = Counter::default();
+        registry.register(
+            "sfu_forwarded_packets",
+            "RTP packets the in-process SFU node sent to subscribers",
+            sfu_forwarded_packets.clone(),
+        );
         Self {
             registry,
+            sfu_rooms,
+            sfu_participants,
+            sfu_tracks,
+            sfu_forwarded_packets,
+            sfu_forwarded_seen: std::sync::atomic::AtomicU64::new(0),
             http_requests,
             http_request_duration,
             auth_events,
@@ -158,8 +192,24 @@ impl Metrics {
         self.websocket_overflows.inc();
     }
 
-    /// The text exposition, with pool gauges read at scrape time.
-    pub fn render(&self, pool: PoolStats) -> Result<String, std::fmt::Error> {
+    /// The text exposition, with pool gauges (and the in-process SFU node's load) read at
+    /// scrape time.
+    pub fn render(
+        &self,
+        pool: PoolStats,
+        sfu: Option<convene_sfu::SfuLoad>,
+    ) -> Result<String, std::fmt::Error> {
+        if let Some(load) = sfu {
+            let as_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+            self.sfu_rooms.set(as_i64(load.rooms));
+            self.sfu_participants.set(as_i64(load.participants));
+            self.sfu_tracks.set(as_i64(load.tracks));
+            let seen = self
+                .sfu_forwarded_seen
+                .swap(load.forwarded_packets, std::sync::atomic::Ordering::Relaxed);
+            self.sfu_forwarded_packets
+                .inc_by(load.forwarded_packets.saturating_sub(seen));
+        }
         self.db_connections.set(i64::from(pool.connections));
         self.db_idle_connections
             .set(i64::from(pool.idle_connections));

@@ -67,7 +67,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state
         .metrics
-        .render(state.store.pool_stats())
+        .render(
+            state.store.pool_stats(),
+            state.media.local.as_ref().map(|node| node.load()),
+        )
         .map_err(|_| ApiError::internal())?;
     Ok((
         [(
