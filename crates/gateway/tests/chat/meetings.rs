@@ -102,6 +102,14 @@ pub async fn meeting_media_is_for_members_of_meetings_and_groups(server: &TestSe
     let roster = roster_where(&mut alice_ws, |_| true).await;
     assert_eq!(names(&roster["participants"]), vec!["alice"]);
     assert_eq!(roster["participants"][0]["host"], true);
+    // The in-process node's load is on /metrics.
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("convene_sfu_participants 1"), "{metrics}");
 
     alice_ws
         .send(json!({"type": "meeting_publish", "sdp": "not sdp", "sources": []}))
