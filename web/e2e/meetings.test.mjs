@@ -24,6 +24,7 @@ import {
   startServer,
 } from "./harness.mjs";
 import { displayMediaWorks, launchCallBrowser } from "./calls-harness.mjs";
+import { decodedByStream, expectDecoding, sessionOf } from "./meetings-harness.mjs";
 
 const TEST_TIMEOUT = 60_000;
 /** E2E_WEB_DIR serves another build of the UI than web/dist (while developing). */
@@ -84,85 +85,6 @@ function assertClean(...users) {
     assert.deepEqual(user.pageErrors, [], `uncaught errors in ${user.username}'s page`);
     assert.deepEqual(user.dialogs, [], `dialogs in ${user.username}'s page`);
   }
-}
-
-/**
- * Frames decoded per received video stream (stream id: the publisher's session id, or
- * `<session id>~screen`), from each receiver's getStats().
- */
-async function decodedByStream(page) {
-  return page.evaluate(async () => {
-    const m = window.__conveneMeeting;
-    const out = {};
-    if (!m?.sub || !m.peers) return out;
-    for (const [id, stream] of m.peers.streams) {
-      for (const track of stream.getVideoTracks()) {
-        const receiver = m.sub.getReceivers().find((r) => r.track === track);
-        if (!receiver) continue;
-        (await receiver.getStats()).forEach((value) => {
-          if (value.type === "inbound-rtp") out[id] = (out[id] ?? 0) + (value.framesDecoded ?? 0);
-        });
-      }
-    }
-    return out;
-  });
-}
-
-/** Everything getStats() says about each received video (for a failure's message). */
-async function inboundDetails(page) {
-  return page.evaluate(async () => {
-    const m = window.__conveneMeeting;
-    const out = {};
-    if (!m?.sub || !m.peers) return out;
-    for (const [id, stream] of m.peers.streams) {
-      out[id] = [];
-      for (const track of stream.getVideoTracks()) {
-        const receiver = m.sub.getReceivers().find((r) => r.track === track);
-        const entry = { muted: track.muted, state: track.readyState };
-        if (receiver) {
-          (await receiver.getStats()).forEach((v) => {
-            if (v.type !== "inbound-rtp") return;
-            Object.assign(entry, {
-              packets: v.packetsReceived,
-              lost: v.packetsLost,
-              framesReceived: v.framesReceived,
-              decoded: v.framesDecoded,
-              keyframes: v.keyFramesDecoded,
-              plis: v.pliCount,
-              width: v.frameWidth,
-            });
-          });
-        }
-        out[id].push(entry);
-      }
-    }
-    return out;
-  });
-}
-
-async function sessionOf(user) {
-  return eventually(async () => (await user.page.getByTestId("meeting-stage").getAttribute("data-session-id")) || null, { timeout: 15_000 });
-}
-
-/** Waits until `user` decodes video from each of `streams` (more than `after[id]` frames). */
-async function expectDecoding(user, streams, { timeout = 20_000, after = {} } = {}) {
-  let seen = {};
-  try {
-    await eventually(
-      async () => {
-        seen = await decodedByStream(user.page);
-        return streams.every((id) => (seen[id] ?? 0) > (after[id] ?? 0));
-      },
-      { timeout, interval: 200 },
-    );
-  } catch {
-    const details = await inboundDetails(user.page).catch(() => ({}));
-    const views = await user.page.evaluate(() => window.__conveneMeeting?.views).catch(() => null);
-    throw new Error(
-      `${user.username} does not decode ${JSON.stringify(streams)}: ${JSON.stringify(seen)}; inbound ${JSON.stringify(details)}; views sent ${JSON.stringify(views)}`,
-    );
-  }
-  return seen;
 }
 
 const tile = (user, key) => user.page.locator(`[data-testid="meeting-tile"][data-key="${key}"]`);
