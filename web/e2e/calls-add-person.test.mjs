@@ -180,3 +180,51 @@ test("Add person: a video call moves to the group's meeting, and the added perso
     throw error;
   }
 });
+
+test("Add person: the server's no is a toast and the call goes on; a voice call moves with the camera off", { timeout: TEST_TIMEOUT }, async (t) => {
+  const dan = await person("dan");
+  const erin = await person("erin");
+  const fay = await person("fay");
+  const gus = await person("gus");
+  try {
+    const directId = await startDirectChat(dan, erin);
+    await erin.page.locator(`[data-testid="conversation-item"][data-conversation-id="${directId}"]`).waitFor();
+    await placeCall(dan, directId, "voice");
+    await answer(erin, { video: false });
+    for (const user of [dan, erin]) await expectAttr(user.page.getByTestId("call-screen"), "data-connected", "true", 20_000);
+
+    // Fay blocked Dan: he cannot add her.
+    const danId = await dan.page.evaluate(() => window.__conveneCall.state.selfId);
+    const status = await fay.page.evaluate(async (id) => (await fetch(`/api/v1/blocks/${id}`, { method: "PUT" })).status, danId);
+    assert.ok(status >= 200 && status < 300, `block answered ${status}`);
+    await dan.page.getByTestId("call-add-person").click();
+    const dialog = dan.page.getByTestId("call-add-dialog");
+    await dialog.getByTestId("user-search-input").fill(fay.username);
+    await dialog.locator(`[data-testid="user-result"][data-username="${fay.username}"]`).click();
+    await dan.page.getByTestId("toast").first().waitFor();
+    const toast = await dan.page.getByTestId("toast").first().textContent();
+    await screenshot(dan.page, "calls-add-7-refused.png");
+    assert.match(toast ?? "", /can't be added to this call/);
+    assert.equal(await callPhase(dan.page), "in_call");
+    assert.equal(await callPhase(erin.page), "in_call");
+    assert.equal(await dan.page.getByTestId("meeting-stage").count(), 0);
+
+    // Gus can be added: the voice call moves with both cameras off.
+    await dialog.getByTestId("user-search-input").fill(gus.username);
+    await dialog.locator(`[data-testid="user-result"][data-username="${gus.username}"]`).click();
+    for (const user of [dan, erin]) {
+      await expectAttr(user.page.getByTestId("meeting-stage"), "data-phase", "in_meeting", 20_000);
+      await expectAttr(user.page.getByTestId("meeting-toggle-camera"), "aria-pressed", "true");
+      await expectAttr(user.page.getByTestId("meeting-toggle-mic"), "aria-pressed", "false");
+      assert.equal(await user.page.evaluate(() => window.__conveneMeeting.local.camera), null, `${user.username}'s camera stays closed`);
+    }
+    const erinSession = await sessionOf(erin);
+    await expectAttr(tile(dan, erinSession), "data-video", "off");
+    await gus.page.getByTestId("meeting-ringing").waitFor({ timeout: 15_000 });
+    await screenshot(dan.page, "calls-add-8-voice-moved.png");
+    assertClean(dan, erin, fay, gus);
+  } catch (error) {
+    await saveFailureArtifacts(t.name, everyone);
+    throw error;
+  }
+});

@@ -246,7 +246,7 @@ export class CallClient {
       this.dispatch({ type: "update", call: answer.call });
       return true;
     } catch (error) {
-      this.options.toast(error instanceof Error && error.message ? error.message : "That person could not be added.");
+      this.options.toast(addFailureText(error));
       return false;
     }
   }
@@ -461,6 +461,14 @@ export class CallClient {
       this.tones.stop();
     }
   }
+}
+
+/** Why "Add person" did not work. The server's own sentence for `blocked` is the group's
+ * ("You cannot message this user."), which reads oddly in a call. */
+function addFailureText(error: unknown): string {
+  const code = error instanceof Error && "code" in error ? (error as { code: unknown }).code : null;
+  if (code === "blocked") return "That person can't be added to this call.";
+  return error instanceof Error && error.message ? error.message : "That person could not be added.";
 }
 
 /** Ringing and ringback from WebAudio oscillators (no sound files). Browsers allow audio
