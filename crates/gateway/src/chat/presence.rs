@@ -155,8 +155,57 @@ pub async fn run_bus_signals(
                 for (user_id, online, last_seen_at) in state.presence_backlog.take() {
                     announce(&state, user_id, online, last_seen_at).await;
                 }
+                // After every pod's next heartbeat, so a Redis that just restarted empty
+                // knows every live connection again before anyone is called offline.
+                let refresh_state = state.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(
+                        convene_bus::HEARTBEAT_INTERVAL + Duration::from_millis(500),
+                    )
+                    .await;
+                    refresh_contacts_presence(&refresh_state).await;
+                });
             }
             None => return,
+        }
+    }
+}
+
+/// After a resync, every local user is told its contacts' presence afresh: news another pod
+/// published while this pod was not subscribed yet (Redis just came back) reached nobody,
+/// and presence is not in the store to be caught up from. One bus and store read per local
+/// user, only on a resync.
+async fn refresh_contacts_presence(state: &AppState) {
+    let now = state.clock.now();
+    for user_id in state.hub.local_users() {
+        let contacts = match state.store.contact_ids(user_id).await {
+            Ok(contacts) if !contacts.is_empty() => contacts,
+            Ok(_) => continue,
+            Err(error) => {
+                tracing::warn!(%user_id, error = &error as &dyn std::error::Error, "presence refresh: reading contacts failed");
+                continue;
+            }
+        };
+        let online: std::collections::HashSet<Uuid> =
+            match state.bus.online_users(&contacts, now).await {
+                Ok(online) => online.into_iter().collect(),
+                // Still away: the next resync tries again.
+                Err(_) => return,
+            };
+        let last_seen = match state.store.last_seen(&contacts).await {
+            Ok(last_seen) => last_seen,
+            Err(_) => continue,
+        };
+        for (contact_id, last_seen_at) in last_seen {
+            let online = online.contains(&contact_id);
+            let frame = ServerFrame::Presence {
+                user_id: contact_id,
+                online,
+                last_seen_at: if online { None } else { last_seen_at },
+            };
+            state
+                .hub
+                .deliver_local(&[user_id], &Outbound::new(Route::Ephemeral, &frame));
         }
     }
 }
