@@ -96,6 +96,8 @@ struct Session {
     subscribe_renegotiation_needed: bool,
     /// The subscribe connection finished ICE and DTLS: SRTP can be sent.
     subscribe_connected: bool,
+    /// A subscribe offer the session's event queue had no room for.
+    undelivered_offer: Option<String>,
 }
 
 struct Binding {
@@ -266,6 +268,22 @@ impl Node {
         peers.chain(rooms).min()
     }
 
+    fn retry_undelivered_offers(&mut self) {
+        for session in self.sessions.values_mut() {
+            let Some(sdp) = session.undelivered_offer.take() else {
+                continue;
+            };
+            if let Err(tokio::sync::mpsc::error::TrySendError::Full(
+                SessionEvent::SubscribeOffer { sdp },
+            )) = session
+                .events
+                .try_send(SessionEvent::SubscribeOffer { sdp })
+            {
+                session.undelivered_offer = Some(sdp);
+            }
+        }
+    }
+
     fn mark_dirty(&mut self, key: PeerKey) {
         if self.dirty_set.insert(key) {
             self.dirty.push_back(key);
@@ -405,6 +423,7 @@ impl Node {
         for session in renegotiate {
             self.offer_subscriptions(session, now);
         }
+        self.retry_undelivered_offers();
         while let Some(key) = self.dirty.pop_front() {
             self.dirty_set.remove(&key);
             self.pump(key, now);

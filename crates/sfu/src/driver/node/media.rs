@@ -458,9 +458,16 @@ impl Node {
         if let Some(session) = self.sessions.get_mut(&session_id) {
             session.awaiting_subscribe_answer = true;
             session.subscribe_renegotiation_needed = false;
-            let _ = session
+            // A lagging session's queue may be full: the node never blocks on it, and the
+            // offer is kept and delivered later (`retry_undelivered_offers`), since the
+            // session waits for nothing else.
+            if session
                 .events
-                .try_send(SessionEvent::SubscribeOffer { sdp });
+                .try_send(SessionEvent::SubscribeOffer { sdp: sdp.clone() })
+                .is_err()
+            {
+                session.undelivered_offer = Some(sdp);
+            }
         }
     }
 }

@@ -69,6 +69,7 @@ impl Node {
                 awaiting_subscribe_answer: false,
                 subscribe_renegotiation_needed: false,
                 subscribe_connected: false,
+                undelivered_offer: None,
             },
         );
         self.rooms
