@@ -60,6 +60,10 @@ async fn a_lagging_session_still_gets_its_subscribe_offer() -> anyhow::Result<()
         || node.load().tracks == 2,
     )
     .await?;
+    // The node answers a join between two turns of its loop, so once this one is in, the
+    // offer that followed the tracks was attempted while the queue was full (without this,
+    // the drain below could race it and make room first).
+    let _later = join(&node, "later").await?;
 
     // The session catches up: what is queued, then what comes next.
     let mut offered = false;

@@ -56,8 +56,17 @@ enum Baseline {
     None,
 }
 
+/// The 1-minute load average: how busy the (shared) machine was.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|loadavg| loadavg.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let load_before = load_average();
     let shape = Shape {
         n_publishers: args.publishers.max(1),
         n_subscribers: args.subscribers.max(1),
@@ -85,13 +94,12 @@ fn main() -> anyhow::Result<()> {
     // webrtc-rs drivers left detached would keep the runtime's threads busy.
     runtime.shutdown_timeout(Duration::from_secs(2));
 
+    let load = (load_before, load_average());
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json(&args, &sfu, baseline.as_ref()))?
-        );
+        let json = json(&args, load, &sfu, baseline.as_ref());
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print_table(&args, &sfu, baseline.as_ref());
+        print_table(&args, load, &sfu, baseline.as_ref());
     }
     Ok(())
 }
@@ -103,17 +111,19 @@ fn millis(duration: Duration) -> f64 {
 /// A table row: label, what it shows of a run, and decimals.
 type Row = (&'static str, fn(&RunReport) -> f64, usize);
 
-fn print_table(args: &Args, sfu: &RunReport, baseline: Option<&RunReport>) {
+fn print_table(args: &Args, load: (f64, f64), sfu: &RunReport, baseline: Option<&RunReport>) {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "forwarding_bench: {} publishers x {} subscribers, {} fps, {} kbit/s, payloads <= {} B, \
-         {:.1} s window, {cores} cores",
+         {:.1} s window, {cores} cores, load average {:.2} -> {:.2}",
         args.publishers,
         args.subscribers,
         args.fps,
         args.bitrate / 1000,
         args.payload,
-        sfu.window.seconds()
+        sfu.window.seconds(),
+        load.0,
+        load.1
     );
     let runs: Vec<&RunReport> = baseline.into_iter().chain([sfu]).collect();
     for run in &runs {
@@ -217,7 +227,12 @@ fn run_json(run: &RunReport) -> serde_json::Value {
     })
 }
 
-fn json(args: &Args, sfu: &RunReport, baseline: Option<&RunReport>) -> serde_json::Value {
+fn json(
+    args: &Args,
+    load: (f64, f64),
+    sfu: &RunReport,
+    baseline: Option<&RunReport>,
+) -> serde_json::Value {
     let added = baseline.map(|baseline| {
         serde_json::json!({
             "p50": millis(sfu.latency_percentile(50)) - millis(baseline.latency_percentile(50)),
@@ -231,6 +246,7 @@ fn json(args: &Args, sfu: &RunReport, baseline: Option<&RunReport>) -> serde_jso
         "bits_per_second": args.bitrate,
         "max_payload_bytes": args.payload,
         "cores": std::thread::available_parallelism().map_or(0, usize::from),
+        "load_average": {"before": load.0, "after": load.1},
         "sfu": run_json(sfu),
         "baseline": baseline.map(run_json),
         "added_latency_ms": added,

@@ -76,8 +76,13 @@ fn packets_received(flow: &Flow) -> usize {
         .map_or(0, |stream| stream.packets())
 }
 
-/// Waits until every flow has delivered [`WARM_UP_PACKETS`]; the error says how far it got.
-async fn warm_up(flows: &[Flow]) -> anyhow::Result<()> {
+/// Waits until every flow has delivered [`WARM_UP_PACKETS`]; the error says how far it got
+/// and, through `describe`, what the flows that did not are stuck at.
+async fn warm_up(
+    topology: &str,
+    flows: &[Flow],
+    describe: impl Fn(&Flow) -> String,
+) -> anyhow::Result<()> {
     let warmed_up = || {
         flows
             .iter()
@@ -91,9 +96,22 @@ async fn warm_up(flows: &[Flow]) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| {
-        let fewest = flows.iter().map(packets_received).min().unwrap_or(0);
+        let stuck: Vec<String> = flows
+            .iter()
+            .filter(|flow| packets_received(flow) < WARM_UP_PACKETS)
+            .take(5)
+            .map(|flow| {
+                format!(
+                    "subscriber-{} from {}: {} packets, {}",
+                    flow.subscriber_idx,
+                    flow.stream_id,
+                    packets_received(flow),
+                    describe(flow)
+                )
+            })
+            .collect();
         format!(
-            "{} of {} flows warmed up; the slowest delivered {fewest} packets",
+            "{topology}: {} of {} flows warmed up; stuck: {stuck:#?}",
             warmed_up(),
             flows.len()
         )
@@ -148,9 +166,53 @@ pub async fn through_the_sfu(shape: Shape) -> anyhow::Result<RunReport> {
             })
         })
         .collect();
-    warm_up(&flows).await?;
-
     let sfu_port = node.media_addr().port();
+    warm_up("sfu", &flows, |flow| {
+        let subscriber = &subscribers[flow.subscriber_idx];
+        let signalling = subscriber.signalling();
+        let last_offer = signalling
+            .subscribe_offers
+            .last()
+            .map(|offer| sdp::sent_stream_ids(offer))
+            .unwrap_or_default();
+        let offered = last_offer.contains(&flow.stream_id);
+        let in_roster = signalling
+            .roster
+            .iter()
+            .filter(|entry| !entry.streams.is_empty())
+            .count();
+        format!(
+            "{} offers ({} answered, the last {} the stream, with {} streams; {} publishers \
+             in the roster), subscribe connection {:?} (connected before: {}), errors {:?}, \
+             closed {:?}; SFU socket drops so far: {:?}; the publisher: {}",
+            signalling.subscribe_offers.len(),
+            signalling.subscribe_answers_sent,
+            if offered { "with" } else { "without" },
+            last_offer.len(),
+            in_roster,
+            subscriber.subscribe_state(),
+            subscriber.subscribe_connected_at().is_some(),
+            signalling.errors,
+            signalling.closed,
+            udp_socket_drops(sfu_port).ok(),
+            publishers
+                .iter()
+                .find(|publisher| publisher.stream_id() == flow.stream_id)
+                .map(|publisher| {
+                    let signalling = publisher.signalling();
+                    format!(
+                        "publish connection {:?}, {} video packets sent, errors {:?}, closed {:?}",
+                        publisher.publish_state(),
+                        publisher.media(|log| log.sent_video.packet_sent_at.len()),
+                        signalling.errors,
+                        signalling.closed
+                    )
+                })
+                .unwrap_or_default(),
+        )
+    })
+    .await?;
+
     let counts = measure_window(
         &sfu_runtime,
         shape.window,
@@ -215,7 +277,25 @@ pub async fn through_plain_relays(shape: Shape) -> anyhow::Result<RunReport> {
             });
         }
     }
-    warm_up(&flows).await?;
+    warm_up("baseline", &flows, |flow| {
+        let pair = flows
+            .iter()
+            .position(|candidate| std::ptr::eq(candidate, flow))
+            .unwrap_or_default();
+        let up = |peer: &Peer| {
+            if peer.connected_at().is_some() {
+                "up"
+            } else {
+                "not up"
+            }
+        };
+        format!(
+            "publisher {}, subscriber {}",
+            up(&peers[2 * pair]),
+            up(&peers[2 * pair + 1])
+        )
+    })
+    .await?;
 
     let counts = measure_window(
         &relay_runtime,

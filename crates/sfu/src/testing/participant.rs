@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
 use uuid::Uuid;
 
 use super::log::{MediaLog, RemoteStreamKey, SharedMediaLog, lock};
@@ -214,6 +215,20 @@ impl Participant {
             kind: MediaKind::Video,
         })
         .await
+    }
+
+    /// The publish connection's state; `None` when publishing nothing.
+    pub fn publish_state(&self) -> Option<RTCPeerConnectionState> {
+        self.publish.as_ref().map(|peer| *peer.state().borrow())
+    }
+
+    /// The subscribe connection's state; `None` before the first subscribe offer.
+    pub fn subscribe_state(&self) -> Option<RTCPeerConnectionState> {
+        self.subscribe
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|peer| *peer.state().borrow())
     }
 
     pub fn keyframe_requests_received(&self) -> usize {
