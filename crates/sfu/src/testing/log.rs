@@ -108,6 +108,8 @@ impl ReceivedStream {
 
 #[derive(Debug, Default)]
 pub struct SentVideo {
+    /// The RTP sequence number of packet index 0 (they then count up together).
+    pub first_sequence_number: Option<u16>,
     pub frames: u32,
     /// When each packet (by packet index) was handed to the peer connection.
     pub packet_sent_at: Vec<Instant>,

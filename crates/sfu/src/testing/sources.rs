@@ -45,6 +45,7 @@ pub fn spawn_video_source(
         }
         let mut packetizer = Vp8Packetizer::new(pattern.max_payload_bytes);
         let mut sequence_number = rand::random::<u16>();
+        lock(&log).sent_video.first_sequence_number = Some(sequence_number);
         let mut timestamp = rand::random::<u32>();
         let mut frame = 0u32;
         let mut packet_index = 0u32;
