@@ -27,7 +27,7 @@ pub use log::{
     Arrival, KeyframeRequest, MediaLog, ReceivedStream, RemoteStreamKey, SentVideo, SharedMediaLog,
 };
 pub use media::{Stamp, VideoPattern};
-pub use participant::{Participant, ParticipantOptions, Signalling};
+pub use participant::{Participant, ParticipantOptions, RelayedSignalling, Signalling};
 pub use peer::{Peer, Tasks, local_track};
 pub use relay::{LossPattern, RelayCounts, Toward, UdpRelay};
 pub use sources::{spawn_audio_source, spawn_video_source};

@@ -1,6 +1,7 @@
 //! A headless participant: joins a room through [`SfuNode::join`] as the gateway does for a
-//! browser, publishes on its own peer connection, answers every subscribe offer, and logs
-//! what it sends and receives.
+//! browser (or through signalling relayed from elsewhere, such as a gateway's WebSocket:
+//! [`RelayedSignalling`]), publishes on its own peer connection, answers every subscribe offer,
+//! and logs what it sends and receives.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::log::{MediaLog, RemoteStreamKey, SharedMediaLog, lock};
@@ -96,10 +98,56 @@ pub struct Signalling {
     pub errors: Vec<String>,
 }
 
+/// A session's signalling carried by something other than the node's own [`SfuSession`]
+/// (a load tester drives it through a gateway's WebSocket): the participant sends its commands
+/// on `commands` and reads the SFU's events from `events`. Whoever holds the other ends
+/// translates them to and from the wire, and sends `Leave` when the participant leaves.
+pub struct RelayedSignalling {
+    pub session_id: Uuid,
+    pub commands: mpsc::Sender<SessionCommand>,
+    pub events: mpsc::Receiver<SessionEvent>,
+}
+
+/// Where a participant's commands go.
+#[derive(Clone)]
+enum CommandSink {
+    Node(SessionCommands),
+    Relayed(mpsc::Sender<SessionCommand>),
+}
+
+impl CommandSink {
+    async fn send(&self, command: SessionCommand) -> anyhow::Result<()> {
+        match self {
+            Self::Node(commands) => commands.send(command).await?,
+            Self::Relayed(commands) => commands
+                .send(command)
+                .await
+                .map_err(|_| anyhow::anyhow!("the relayed signalling is closed"))?,
+        }
+        Ok(())
+    }
+}
+
+/// Where a participant's events come from.
+enum EventSource {
+    /// Owned here: dropping it (when the participant stops) leaves the room.
+    Node(SfuSession),
+    Relayed(mpsc::Receiver<SessionEvent>),
+}
+
+impl EventSource {
+    async fn recv(&mut self) -> Option<SessionEvent> {
+        match self {
+            Self::Node(session) => session.events.recv().await,
+            Self::Relayed(events) => events.recv().await,
+        }
+    }
+}
+
 pub struct Participant {
     pub session_id: Uuid,
     pub display_name: String,
-    commands: SessionCommands,
+    commands: CommandSink,
     log: SharedMediaLog,
     signalling: Arc<Mutex<Signalling>>,
     publish: Option<Arc<Peer>>,
@@ -124,7 +172,32 @@ impl Participant {
             .await
             .context("joining the room")?;
         let session_id = session.id;
-        let commands = session.commands();
+        let commands = CommandSink::Node(session.commands());
+        Self::start(session_id, commands, EventSource::Node(session), options).await
+    }
+
+    /// Starts a participant whose session was joined elsewhere (a gateway's `meeting_join`):
+    /// it publishes and subscribes through `signalling` exactly as [`Participant::join`] does
+    /// through the node's session.
+    pub async fn join_relayed(
+        signalling: RelayedSignalling,
+        options: ParticipantOptions,
+    ) -> anyhow::Result<Self> {
+        Self::start(
+            signalling.session_id,
+            CommandSink::Relayed(signalling.commands),
+            EventSource::Relayed(signalling.events),
+            options,
+        )
+        .await
+    }
+
+    async fn start(
+        session_id: Uuid,
+        commands: CommandSink,
+        events: EventSource,
+        options: ParticipantOptions,
+    ) -> anyhow::Result<Self> {
         let log = SharedMediaLog::default();
         let signalling = Arc::new(Mutex::new(Signalling::default()));
         let subscribe = Arc::new(Mutex::new(None));
@@ -139,7 +212,8 @@ impl Participant {
         };
         tasks.spawn(
             SignallingTask {
-                session,
+                events,
+                commands: commands.clone(),
                 session_id,
                 options: options.clone(),
                 publish: publish.clone(),
@@ -242,8 +316,9 @@ impl Participant {
         }
     }
 
-    pub fn commands(&self) -> &SessionCommands {
-        &self.commands
+    /// Sends a command of this participant's session (state, reactions, views…).
+    pub async fn send(&self, command: SessionCommand) -> anyhow::Result<()> {
+        self.commands.send(command).await
     }
 
     /// Leaves the room (`SessionCommand::Leave`), then stops.
@@ -271,7 +346,7 @@ impl Participant {
 /// synthetic sources; the answer comes back through the signalling task.
 async fn publish(
     options: &ParticipantOptions,
-    commands: &SessionCommands,
+    commands: &CommandSink,
     log: &SharedMediaLog,
     tasks: &Tasks,
     session_id: Uuid,
@@ -310,8 +385,8 @@ async fn publish(
 }
 
 struct SignallingTask {
-    /// Owned here: dropping it (when the participant stops) leaves the room.
-    session: SfuSession,
+    events: EventSource,
+    commands: CommandSink,
     session_id: Uuid,
     options: ParticipantOptions,
     publish: Option<Arc<Peer>>,
@@ -324,7 +399,7 @@ struct SignallingTask {
 
 impl SignallingTask {
     async fn run(mut self) {
-        while let Some(event) = self.session.events.recv().await {
+        while let Some(event) = self.events.recv().await {
             if let Err(error) = self.handle(event).await {
                 tracing::warn!(%error, "participant signalling failed");
                 self.update(|signalling| signalling.errors.push(format!("{error:#}")));
@@ -368,7 +443,7 @@ impl SignallingTask {
                 let answer = peer.connection.create_answer(None).await?;
                 peer.connection.set_local_description(answer).await?;
                 let sdp = peer.gathered_local_sdp().await?;
-                self.session
+                self.commands
                     .send(SessionCommand::SubscribeAnswer { sdp })
                     .await?;
                 self.update(|signalling| signalling.subscribe_answers_sent += 1);
@@ -413,7 +488,7 @@ impl SignallingTask {
             .filter(|entry| entry.session_id != self.session_id);
         for stream in others.flat_map(|entry| entry.streams.iter()) {
             if self.hidden_streams.insert(stream.stream_id.clone()) {
-                self.session
+                self.commands
                     .send(SessionCommand::Preference {
                         stream_id: stream.stream_id.clone(),
                         visible: false,
