@@ -1,0 +1,1 @@
+//! PNG and SVG plots (plotters): latency over time and percentile curves.

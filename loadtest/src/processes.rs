@@ -1,0 +1,1 @@
+//! Processes the tool starts and watches.
