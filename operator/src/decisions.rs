@@ -1,0 +1,621 @@
+//! What the operator should do to a pool, as a pure function of what it observed.
+//!
+//! [`plan`] takes the pool's spec, its pods (as the apiserver shows them), the SFU node
+//! records (as the pods report them in the bus) and the time, and returns a [`Plan`]: pods
+//! to create, to drain, to return to service and to delete, dead nodes whose room claims to
+//! release, drain requests to send through the bus, and the status to write. No IO, no
+//! clock: the controller observes, calls [`plan`], and carries the plan out, so every
+//! scaling and drain rule is tested here without a cluster.
+//!
+//! The owned pods are the truth: a pod created by the last reconcile is seen (pending, not
+//! ready) by the next one and counts as capacity being added, so no in-memory counter can
+//! drift from the cluster.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use convene_bus::SfuNodeRecord;
+use convene_bus::registry::NODE_TTL;
+use uuid::Uuid;
+
+use crate::crd::{Condition, PodSummary, SfuPoolSpec, SfuPoolStatus};
+
+/// A pod of the pool, as the apiserver shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedPod {
+    pub name: String,
+    pub phase: PodPhase,
+    /// The pod's `Ready` condition is `True`.
+    pub ready: bool,
+    /// When the `Ready` condition last became `True` (while it is).
+    pub ready_since: Option<DateTime<Utc>>,
+    /// The pod has a deletion timestamp: it is going away whatever we decide.
+    pub terminating: bool,
+    /// `convene.dev/drain=true`: an SRE drains it by hand.
+    pub manual_drain: bool,
+    /// `convene.dev/draining-since`: the operator drains it to scale down.
+    pub draining_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+impl PodPhase {
+    pub fn parse(phase: Option<&str>) -> Self {
+        match phase {
+            Some("Pending") | None => PodPhase::Pending,
+            Some("Running") => PodPhase::Running,
+            Some("Succeeded") => PodPhase::Succeeded,
+            Some("Failed") => PodPhase::Failed,
+            Some(_) => PodPhase::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodPhase::Pending => "Pending",
+            PodPhase::Running => "Running",
+            PodPhase::Succeeded => "Succeeded",
+            PodPhase::Failed => "Failed",
+            PodPhase::Unknown => "Unknown",
+        }
+    }
+}
+
+/// One SFU node record from the bus, reduced to what the decisions use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeReport {
+    pub node_id: Uuid,
+    /// The pod name the node runs in (`""` outside Kubernetes).
+    pub name: String,
+    /// The node reports `state: draining`.
+    pub draining: bool,
+    /// Rooms on the node: the larger of its own count and the claims gateways made on it
+    /// (a room claimed a moment ago is not in the node's report yet).
+    pub rooms: u64,
+    pub participants: u64,
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+impl NodeReport {
+    pub fn from_record(record: &SfuNodeRecord, claimed_rooms: u64) -> Self {
+        Self {
+            node_id: record.id,
+            name: record.name.clone(),
+            draining: record.state == convene_bus::NodeState::Draining,
+            rooms: record.rooms.max(claimed_rooms),
+            participants: record.participants,
+            heartbeat_at: record.heartbeat_at,
+        }
+    }
+
+    fn is_alive(&self, now: DateTime<Utc>) -> bool {
+        now - self.heartbeat_at < NODE_TTL
+    }
+}
+
+/// Tunables that are the operator's, not the pool's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// A pod that has been ready this long without a fresh heartbeat in the bus is dead (and
+    /// a node record this stale is forgotten). Well above the bus's [`NODE_TTL`], so that a
+    /// Redis blip does not cost meetings.
+    pub heartbeat_grace: TimeDelta,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            heartbeat_grace: TimeDelta::seconds(30),
+        }
+    }
+}
+
+/// What the operator does to the pool in one reconcile.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// The number of serving pods the pool should have.
+    pub desired_replicas: u32,
+    /// Pods to create.
+    pub create: u32,
+    /// Serving pods to drain to scale down (emptiest first): annotate and ask through the bus.
+    pub start_drain: Vec<DrainStart>,
+    /// Pods the operator was draining that are wanted again (a scale-up during a drain).
+    pub undrain: Vec<String>,
+    pub delete: Vec<Deletion>,
+    /// Dead nodes to forget in the bus, releasing their room claims.
+    pub forget_nodes: Vec<ForgetNode>,
+    /// Drain (`true`) or return-to-service (`false`) requests to send through the bus, where
+    /// the node's report disagrees with what the pod's annotations want.
+    pub bus_drain_requests: Vec<(String, bool)>,
+    /// Why the pool could not get what it needs, when it could not.
+    pub limited_by_max_replicas: Option<u32>,
+    pub status: SfuPoolStatus,
+}
+
+impl Plan {
+    /// No Kubernetes object changes and no claim is released: the pool is where it should be.
+    pub fn changes_nothing(&self) -> bool {
+        self.create == 0
+            && self.start_drain.is_empty()
+            && self.undrain.is_empty()
+            && self.delete.is_empty()
+            && self.forget_nodes.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrainStart {
+    pub pod: String,
+    pub rooms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deletion {
+    pub pod: String,
+    pub reason: DeleteReason,
+    /// Rooms the pod still hosts (non-zero only past the drain deadline or when it is dead).
+    pub rooms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteReason {
+    /// Draining and empty.
+    Drained,
+    /// Draining past `drainDeadlineSeconds`, rooms or not.
+    DrainDeadline,
+    /// The pod failed or was evicted.
+    Failed,
+    /// Ready for longer than the grace, but its node does not heartbeat.
+    NoHeartbeat,
+}
+
+impl DeleteReason {
+    /// The Kubernetes Event reason (and metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteReason::Drained => "Drained",
+            DeleteReason::DrainDeadline => "DrainDeadline",
+            DeleteReason::Failed => "PodFailed",
+            DeleteReason::NoHeartbeat => "NoHeartbeat",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgetNode {
+    pub node_id: Uuid,
+    pub pod: String,
+    pub rooms: u64,
+}
+
+/// The pool's pods are `<pool>-<5 lowercase alphanumerics>`: a record with such a name
+/// belongs to this pool even after its pod is gone (and one of `<pool>-x-abcde` does not).
+pub fn is_pool_pod_name(pool: &str, name: &str) -> bool {
+    name.strip_prefix(pool)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|suffix| {
+            suffix.len() == 5
+                && suffix
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
+        })
+}
+
+/// Everything the operator decides for one pool.
+#[allow(clippy::too_many_arguments)] // each input is a different observation; a struct would only rename them
+pub fn plan(
+    pool_name: &str,
+    generation: Option<i64>,
+    spec: &SfuPoolSpec,
+    previous_status: Option<&SfuPoolStatus>,
+    pods: &[ObservedPod],
+    nodes: &[NodeReport],
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Plan {
+    let mut plan = Plan::default();
+    let min_replicas = u32::try_from(spec.min_replicas).unwrap_or(0);
+    // The CRD's validation keeps min <= max; an old object that slipped through is read as
+    // max = min rather than refused.
+    let max_replicas = u32::try_from(spec.max_replicas)
+        .unwrap_or(0)
+        .max(min_replicas);
+    let drain_deadline = TimeDelta::seconds(spec.drain_deadline_seconds.max(0));
+
+    // The newest record of each pod name (a restarted container registers a new node id).
+    let mut newest_report: BTreeMap<&str, &NodeReport> = BTreeMap::new();
+    for node in nodes.iter().filter(|node| !node.name.is_empty()) {
+        let newest = newest_report.entry(node.name.as_str()).or_insert(node);
+        if node.heartbeat_at > newest.heartbeat_at {
+            *newest = node;
+        }
+    }
+    let live_report = |pod: &str| {
+        newest_report
+            .get(pod)
+            .copied()
+            .filter(|node| node.is_alive(now))
+    };
+    let rooms_of = |pod: &str| live_report(pod).map_or(0, |node| node.rooms);
+    let participants_of = |pod: &str| live_report(pod).map_or(0, |node| node.participants);
+
+    let mut sorted_pods: Vec<&ObservedPod> = pods.iter().collect();
+    sorted_pods.sort_by(|a, b| a.name.cmp(&b.name));
+
+    // Classify the pods that are not already going away.
+    let mut serving: Vec<&ObservedPod> = Vec::new();
+    let mut operator_draining: Vec<&ObservedPod> = Vec::new();
+    let mut broken_pods: Vec<&str> = Vec::new();
+    for pod in sorted_pods.iter().copied().filter(|pod| !pod.terminating) {
+        if matches!(pod.phase, PodPhase::Failed | PodPhase::Succeeded) {
+            plan.delete.push(Deletion {
+                pod: pod.name.clone(),
+                reason: DeleteReason::Failed,
+                rooms: rooms_of(&pod.name),
+            });
+            broken_pods.push(&pod.name);
+            continue;
+        }
+        let ready_past_grace = pod.ready
+            && pod
+                .ready_since
+                .is_some_and(|since| now - since > settings.heartbeat_grace);
+        let heartbeat_stale = newest_report
+            .get(pod.name.as_str())
+            .is_none_or(|node| now - node.heartbeat_at > settings.heartbeat_grace);
+        if ready_past_grace && heartbeat_stale {
+            plan.delete.push(Deletion {
+                pod: pod.name.clone(),
+                reason: DeleteReason::NoHeartbeat,
+                rooms: 0,
+            });
+            broken_pods.push(&pod.name);
+            continue;
+        }
+        if pod.manual_drain {
+            // An SRE's drain: the pod keeps its meetings and stays until the SRE deletes it
+            // or removes the annotation; the pool gets a replacement meanwhile.
+            continue;
+        }
+        if let Some(since) = pod.draining_since {
+            let rooms = rooms_of(&pod.name);
+            // Only once the node itself says it drains (or is gone from the bus) is "no
+            // rooms" final: before that a gateway may still place a room on it.
+            let node_stopped_taking_rooms = live_report(&pod.name).is_none_or(|node| node.draining);
+            if now >= since + drain_deadline {
+                plan.delete.push(Deletion {
+                    pod: pod.name.clone(),
+                    reason: DeleteReason::DrainDeadline,
+                    rooms,
+                });
+            } else if rooms == 0 && node_stopped_taking_rooms {
+                plan.delete.push(Deletion {
+                    pod: pod.name.clone(),
+                    reason: DeleteReason::Drained,
+                    rooms,
+                });
+            } else {
+                operator_draining.push(pod);
+            }
+            continue;
+        }
+        serving.push(pod);
+    }
+
+    // How many serving pods the pool needs.
+    let load_rooms: u64 = serving.iter().map(|pod| rooms_of(&pod.name)).sum();
+    let load_participants: u64 = serving.iter().map(|pod| participants_of(&pod.name)).sum();
+    let replicas = u32::try_from(spec.replicas).unwrap_or(0);
+    let wanted = match &spec.buffer {
+        None => replicas,
+        Some(buffer) => replicas.max(pods_needed_for_buffer(
+            spec,
+            buffer,
+            load_rooms,
+            load_participants,
+        )),
+    };
+    if wanted > max_replicas {
+        plan.limited_by_max_replicas = Some(wanted);
+    }
+    let desired = wanted.clamp(min_replicas, max_replicas);
+    plan.desired_replicas = desired;
+
+    let n_serving = u32::try_from(serving.len()).unwrap_or(u32::MAX);
+    if n_serving < desired {
+        // Warm pods first: a pod still draining is put back into service before a new one
+        // is created (fullest first: it would take longest to drain).
+        let mut missing = desired - n_serving;
+        let mut candidates = operator_draining.clone();
+        candidates.sort_by(|a, b| {
+            rooms_of(&b.name)
+                .cmp(&rooms_of(&a.name))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        for pod in candidates {
+            if missing == 0 {
+                break;
+            }
+            plan.undrain.push(pod.name.clone());
+            missing -= 1;
+        }
+        plan.create = missing;
+    } else if n_serving > desired {
+        // The emptiest go first, so the fewest meetings wait on a drain; pods not ready yet
+        // (which serve nothing) before ready ones with the same load.
+        let mut candidates = serving.clone();
+        candidates.sort_by_key(|pod| {
+            (
+                rooms_of(&pod.name),
+                participants_of(&pod.name),
+                pod.ready,
+                pod.name.clone(),
+            )
+        });
+        let excess = usize::try_from(n_serving - desired).unwrap_or(usize::MAX);
+        for pod in candidates.into_iter().take(excess) {
+            plan.start_drain.push(DrainStart {
+                pod: pod.name.clone(),
+                rooms: rooms_of(&pod.name),
+            });
+        }
+    }
+
+    // Nodes to forget: every record of a pod that broke, and stale records of this pool's
+    // pods that are gone, replaced by a newer record (container restart) or silent for
+    // longer than the grace.
+    let existing: BTreeMap<&str, &ObservedPod> = sorted_pods
+        .iter()
+        .filter(|pod| !pod.terminating)
+        .map(|pod| (pod.name.as_str(), *pod))
+        .collect();
+    for node in nodes {
+        let ours = is_pool_pod_name(pool_name, &node.name) || existing.contains_key(node.name.as_str());
+        if !ours {
+            continue;
+        }
+        let pod_broke = broken_pods.contains(&node.name.as_str());
+        let stale = !node.is_alive(now);
+        let superseded = newest_report
+            .get(node.name.as_str())
+            .is_some_and(|newest| newest.node_id != node.node_id);
+        let pod_gone = !existing.contains_key(node.name.as_str());
+        let silent_too_long = now - node.heartbeat_at > settings.heartbeat_grace;
+        if pod_broke || (stale && (pod_gone || superseded || silent_too_long)) {
+            plan.forget_nodes.push(ForgetNode {
+                node_id: node.node_id,
+                pod: node.name.clone(),
+                rooms: node.rooms,
+            });
+        }
+    }
+
+    // The drain state each surviving pod's node should report.
+    let deleted = |name: &str| plan.delete.iter().any(|deletion| deletion.pod == name);
+    for pod in sorted_pods
+        .iter()
+        .filter(|pod| !pod.terminating && !deleted(&pod.name))
+    {
+        let wanted_draining = pod.manual_drain
+            || plan.start_drain.iter().any(|drain| drain.pod == pod.name)
+            || (pod.draining_since.is_some() && !plan.undrain.contains(&pod.name));
+        let reported_draining = live_report(&pod.name).map(|node| node.draining);
+        let disagrees = match reported_draining {
+            Some(reported) => reported != wanted_draining,
+            // A node that has not heartbeat yet reads the request at its first heartbeat.
+            None => wanted_draining,
+        };
+        if disagrees {
+            plan.bus_drain_requests.push((pod.name.clone(), wanted_draining));
+        }
+    }
+
+    plan.status = status(
+        pool_name,
+        generation,
+        spec,
+        previous_status,
+        &sorted_pods,
+        &plan,
+        &live_report,
+        now,
+    );
+    plan
+}
+
+/// Pods needed so that the free capacity of the serving pods covers every part of the
+/// buffer, given the load they carry (`ceil` throughout: a fraction of a pod is a pod).
+pub fn pods_needed_for_buffer(
+    spec: &SfuPoolSpec,
+    buffer: &crate::crd::Buffer,
+    load_rooms: u64,
+    load_participants: u64,
+) -> u32 {
+    let room_capacity = u64::try_from(spec.capacity.rooms.max(1)).unwrap_or(1);
+    let participant_capacity = u64::try_from(spec.capacity.participants.max(1)).unwrap_or(1);
+    let non_negative = |value: Option<i64>| value.map_or(0, |value| u64::try_from(value).unwrap_or(0));
+    let mut needed = 0;
+    needed = needed.max((load_rooms + non_negative(buffer.rooms)).div_ceil(room_capacity));
+    needed = needed.max(
+        (load_participants + non_negative(buffer.participants)).div_ceil(participant_capacity),
+    );
+    if let Some(percent) = buffer.percent {
+        // free >= percent% of total  <=>  n * capacity * (100 - percent) >= load * 100
+        let used_share = 100 - non_negative(Some(percent)).min(90);
+        needed = needed.max((load_rooms * 100).div_ceil(room_capacity * used_share));
+        needed = needed.max((load_participants * 100).div_ceil(participant_capacity * used_share));
+    }
+    u32::try_from(needed).unwrap_or(u32::MAX)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn status<'a>(
+    pool_name: &str,
+    generation: Option<i64>,
+    spec: &SfuPoolSpec,
+    previous_status: Option<&SfuPoolStatus>,
+    sorted_pods: &[&ObservedPod],
+    plan: &Plan,
+    live_report: &dyn Fn(&str) -> Option<&'a NodeReport>,
+    now: DateTime<Utc>,
+) -> SfuPoolStatus {
+    let existing: Vec<&ObservedPod> = sorted_pods
+        .iter()
+        .copied()
+        .filter(|pod| !pod.terminating)
+        .collect();
+    let is_draining = |pod: &ObservedPod| pod.manual_drain || pod.draining_since.is_some();
+    let summaries: Vec<PodSummary> = existing
+        .iter()
+        .map(|pod| {
+            let report = live_report(&pod.name);
+            PodSummary {
+                name: pod.name.clone(),
+                phase: pod.phase.as_str().to_owned(),
+                ready: pod.ready,
+                draining: is_draining(pod),
+                rooms: report.map_or(0, |node| to_i64(node.rooms)),
+                participants: report.map_or(0, |node| to_i64(node.participants)),
+                node_id: report.map(|node| node.node_id.to_string()),
+                heartbeat_age_seconds: report.map(|node| (now - node.heartbeat_at).num_seconds()),
+            }
+        })
+        .collect();
+    let ready_pods: Vec<&PodSummary> = summaries.iter().filter(|pod| pod.ready).collect();
+    let ready_rooms: i64 = ready_pods.iter().map(|pod| pod.rooms).sum();
+    let ready_participants: i64 = ready_pods.iter().map(|pod| pod.participants).sum();
+    let n_ready = i64::try_from(ready_pods.len()).unwrap_or(i64::MAX);
+    let utilization_percent = if n_ready == 0 {
+        0
+    } else {
+        let rooms_percent = ready_rooms * 100 / (n_ready * spec.capacity.rooms.max(1));
+        let participants_percent =
+            ready_participants * 100 / (n_ready * spec.capacity.participants.max(1));
+        rooms_percent.max(participants_percent)
+    };
+    let serving_ready = existing
+        .iter()
+        .filter(|pod| pod.ready && !is_draining(pod) && pod.phase == PodPhase::Running)
+        .count();
+    let serving_ready = u32::try_from(serving_ready).unwrap_or(u32::MAX);
+
+    let previous_conditions = previous_status.map_or(&[][..], |status| &status.conditions[..]);
+    let condition = |type_: &str, is_true: bool, reason: &str, message: String| {
+        let status = if is_true { "True" } else { "False" };
+        let last_transition_time = previous_conditions
+            .iter()
+            .find(|previous| previous.type_ == type_ && previous.status == status)
+            .map(|previous| previous.last_transition_time.clone())
+            .unwrap_or_else(|| now.to_rfc3339_opts(SecondsFormat::Secs, true));
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            last_transition_time,
+            observed_generation: generation,
+        }
+    };
+    let ready = if serving_ready >= plan.desired_replicas {
+        condition(
+            "Ready",
+            true,
+            "PodsReady",
+            format!("{serving_ready} of {} pods ready", plan.desired_replicas),
+        )
+    } else {
+        condition(
+            "Ready",
+            false,
+            "PodsNotReady",
+            format!("{serving_ready} of {} pods ready", plan.desired_replicas),
+        )
+    };
+    let scaling_limited = match plan.limited_by_max_replicas {
+        Some(wanted) => condition(
+            "ScalingLimited",
+            true,
+            "MaxReplicas",
+            format!(
+                "the load and buffer need {wanted} pods; maxReplicas is {}",
+                spec.max_replicas
+            ),
+        ),
+        None => condition(
+            "ScalingLimited",
+            false,
+            "WithinLimits",
+            format!("{} pods wanted", plan.desired_replicas),
+        ),
+    };
+    let broken: Vec<String> = plan
+        .delete
+        .iter()
+        .filter(|deletion| {
+            matches!(
+                deletion.reason,
+                DeleteReason::Failed | DeleteReason::NoHeartbeat
+            )
+        })
+        .map(|deletion| format!("{} ({})", deletion.pod, deletion.reason.as_str()))
+        .collect();
+    let degraded = if broken.is_empty() {
+        condition(
+            "Degraded",
+            false,
+            "Healthy",
+            "no failed or silent pods".to_owned(),
+        )
+    } else {
+        condition(
+            "Degraded",
+            true,
+            "PodsReplaced",
+            format!("replacing {}", broken.join(", ")),
+        )
+    };
+
+    SfuPoolStatus {
+        observed_generation: generation,
+        replicas: i32::try_from(existing.len()).unwrap_or(i32::MAX),
+        ready_replicas: i32::try_from(ready_pods.len()).unwrap_or(i32::MAX),
+        draining_replicas: i32::try_from(existing.iter().filter(|pod| is_draining(pod)).count())
+            .unwrap_or(i32::MAX),
+        rooms: summaries.iter().map(|pod| pod.rooms).sum(),
+        participants: summaries.iter().map(|pod| pod.participants).sum(),
+        utilization: format!("{utilization_percent}%"),
+        selector: format!("{}={pool_name}", crate::crd::POOL_LABEL),
+        pods: summaries,
+        conditions: vec![ready, scaling_limited, degraded],
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Whether `new` differs from `old` in anything but the heartbeat ages of live nodes (which
+/// change every second and would otherwise patch the status on every reconcile).
+pub fn status_changed(old: Option<&SfuPoolStatus>, new: &SfuPoolStatus) -> bool {
+    let Some(old) = old else { return true };
+    let normalise = |status: &SfuPoolStatus| {
+        let mut status = status.clone();
+        for pod in &mut status.pods {
+            if pod
+                .heartbeat_age_seconds
+                .is_some_and(|age| age < NODE_TTL.num_seconds())
+            {
+                pod.heartbeat_age_seconds = Some(0);
+            }
+        }
+        status
+    };
+    normalise(old) != normalise(new)
+}
