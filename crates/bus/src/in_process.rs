@@ -35,6 +35,9 @@ struct State {
     sfu_nodes: HashMap<Uuid, SfuNodeRecord>,
     /// Room → the node it is claimed on.
     sfu_claims: HashMap<String, Uuid>,
+    /// Names of the nodes asked to drain.
+    sfu_drain_requests: HashSet<String>,
+    sfu_placement_policy: Option<PlacementPolicy>,
 }
 
 impl InProcessBus {
@@ -51,6 +54,8 @@ impl InProcessBus {
             signal_rx: Some(signal_rx),
             sfu_nodes: HashMap::new(),
             sfu_claims: HashMap::new(),
+            sfu_drain_requests: HashSet::new(),
+            sfu_placement_policy: None,
         };
         Self {
             inner: Arc::new(Inner {
@@ -184,6 +189,7 @@ impl Bus for InProcessBus {
         now: DateTime<Utc>,
     ) -> Result<Option<SfuNodeRecord>> {
         let mut state = self.state();
+        let policy = state.sfu_placement_policy.unwrap_or(policy);
         let nodes = state.alive_nodes(now);
         if let Some(claimed) = state.sfu_claims.get(room)
             && !exclude.contains(claimed)
@@ -205,6 +211,56 @@ impl Bus for InProcessBus {
         }
         Ok(())
     }
+
+    async fn sfu_all_nodes(&self) -> Result<Vec<(SfuNodeRecord, u64)>> {
+        let state = self.state();
+        let mut nodes: Vec<_> = state
+            .sfu_nodes
+            .values()
+            .map(|node| (node.clone(), state.claimed_rooms(node.id)))
+            .collect();
+        nodes.sort_by_key(|(node, _)| node.id);
+        Ok(nodes)
+    }
+
+    async fn sfu_forget_node(&self, node_id: Uuid) -> Result<Vec<String>> {
+        let mut state = self.state();
+        state.sfu_nodes.remove(&node_id);
+        let mut released: Vec<String> = state
+            .sfu_claims
+            .iter()
+            .filter(|(_, claimed)| **claimed == node_id)
+            .map(|(room, _)| room.clone())
+            .collect();
+        for room in &released {
+            state.sfu_claims.remove(room);
+        }
+        released.sort();
+        Ok(released)
+    }
+
+    async fn sfu_request_drain(&self, node_name: &str, drain: bool) -> Result<()> {
+        let mut state = self.state();
+        if drain {
+            state.sfu_drain_requests.insert(node_name.to_owned());
+        } else {
+            state.sfu_drain_requests.remove(node_name);
+        }
+        Ok(())
+    }
+
+    async fn sfu_drain_requested(&self, node_name: &str) -> Result<bool> {
+        Ok(self.state().sfu_drain_requests.contains(node_name))
+    }
+
+    async fn sfu_set_placement_policy(&self, policy: PlacementPolicy) -> Result<()> {
+        self.state().sfu_placement_policy = Some(policy);
+        Ok(())
+    }
+
+    async fn sfu_placement_policy(&self) -> Result<Option<PlacementPolicy>> {
+        Ok(self.state().sfu_placement_policy)
+    }
 }
 
 impl State {
@@ -212,14 +268,14 @@ impl State {
         self.sfu_nodes
             .values()
             .filter(|node| node.is_alive(now))
-            .map(|node| {
-                let claimed = self
-                    .sfu_claims
-                    .values()
-                    .filter(|id| **id == node.id)
-                    .count();
-                (node.clone(), claimed as u64)
-            })
+            .map(|node| (node.clone(), self.claimed_rooms(node.id)))
             .collect()
+    }
+
+    fn claimed_rooms(&self, node_id: Uuid) -> u64 {
+        self.sfu_claims
+            .values()
+            .filter(|id| **id == node_id)
+            .count() as u64
     }
 }

@@ -117,9 +117,11 @@ pub trait Bus: Send + Sync + 'static {
     async fn sfu_deregister(&self, node_id: Uuid) -> Result<()>;
     /// Every registered node that is alive at `now`, with the rooms claimed on it.
     async fn sfu_nodes(&self, now: DateTime<Utc>) -> Result<Vec<(SfuNodeRecord, u64)>>;
-    /// The node hosting `room`: the live node it is claimed on, or a node chosen by `policy`
-    /// (never one in `exclude`) and claimed atomically, so that every gateway puts the
-    /// room's participants on the same node. `None` when no node can take it.
+    /// The node hosting `room`: the live node it is claimed on, or a node chosen by the
+    /// placement policy (never one in `exclude`) and claimed atomically, so that every
+    /// gateway puts the room's participants on the same node. `None` when no node can take
+    /// it. `policy` is the caller's default; one set with
+    /// [`Bus::sfu_set_placement_policy`] (the operator's, from the `SfuPool`) wins.
     async fn sfu_claim_room(
         &self,
         room: &str,
@@ -129,4 +131,21 @@ pub trait Bus: Send + Sync + 'static {
     ) -> Result<Option<SfuNodeRecord>>;
     /// The room closed on `node_id`: forget its claim (if it is still that node's).
     async fn sfu_release_room(&self, room: &str, node_id: Uuid) -> Result<()>;
+
+    /// Every registered node record, alive or not (a stale record stays until it is
+    /// forgotten or expires from the registry), with the rooms claimed on each. For the
+    /// operator, which must see nodes that stopped heartbeating.
+    async fn sfu_all_nodes(&self) -> Result<Vec<(SfuNodeRecord, u64)>>;
+    /// Forgets a dead node: its record and every room claim still on it, so that gateways
+    /// place those rooms again at once. Returns the rooms released.
+    async fn sfu_forget_node(&self, node_id: Uuid) -> Result<Vec<String>>;
+    /// Asks the node called `node_name` to drain (`true`: finish its meetings, take no new
+    /// ones) or to return to service (`false`). The node reads it at its next heartbeat.
+    async fn sfu_request_drain(&self, node_name: &str, drain: bool) -> Result<()>;
+    /// Whether a drain was requested for `node_name` (and not withdrawn).
+    async fn sfu_drain_requested(&self, node_name: &str) -> Result<bool>;
+    /// The placement policy new rooms follow from now on, on every gateway.
+    async fn sfu_set_placement_policy(&self, policy: PlacementPolicy) -> Result<()>;
+    /// The policy set with [`Bus::sfu_set_placement_policy`], if any.
+    async fn sfu_placement_policy(&self) -> Result<Option<PlacementPolicy>>;
 }

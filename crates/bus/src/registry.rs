@@ -39,6 +39,11 @@ pub enum PlacementPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SfuNodeRecord {
     pub id: Uuid,
+    /// The node's name where it has one: its Kubernetes pod name (`CONVENE_SFU_NODE_NAME`),
+    /// which is how the operator finds the pod's record and asks it to drain. Empty for a
+    /// node started by hand.
+    #[serde(default)]
+    pub name: String,
     /// Where gateways reach the node's internal control API (`http://10.0.0.7:8090`).
     pub control_url: String,
     /// Where browsers send media (the node's one ICE candidate).
@@ -94,6 +99,7 @@ mod tests {
         (
             SfuNodeRecord {
                 id: Uuid::from_u128(id),
+                name: format!("sfu-{id}"),
                 control_url: format!("http://10.0.0.{id}:8090"),
                 media_addr: format!("10.0.0.{id}:7882"),
                 state: NodeState::Ready,

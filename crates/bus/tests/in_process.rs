@@ -64,3 +64,10 @@ async fn sfu_rooms_are_spread_claimed_once_and_replaced_when_their_node_dies() -
     let bus = InProcessBus::new();
     registry::rooms_are_spread_claimed_once_and_replaced_when_their_node_dies(&[&bus]).await
 }
+
+#[tokio::test]
+async fn sfu_the_operator_forgets_dead_nodes_drains_by_name_and_sets_placement()
+-> anyhow::Result<()> {
+    let bus = InProcessBus::new();
+    registry::the_operator_forgets_dead_nodes_drains_by_name_and_sets_placement(&[&bus]).await
+}

@@ -466,3 +466,18 @@ async fn sfu_rooms_are_spread_claimed_once_and_replaced_when_their_node_dies() -
     pod_b.close().await;
     delete_keys(&url, &prefix).await
 }
+
+#[tokio::test]
+async fn sfu_the_operator_forgets_dead_nodes_drains_by_name_and_sets_placement()
+-> anyhow::Result<()> {
+    let (url, prefix) = (redis_url(), random_prefix());
+    let gateway = connected_bus(&url, options(&prefix)).await?;
+    let operator = connected_bus(&url, options(&prefix)).await?;
+    support::registry::the_operator_forgets_dead_nodes_drains_by_name_and_sets_placement(&[
+        &gateway, &operator,
+    ])
+    .await?;
+    gateway.close().await;
+    operator.close().await;
+    delete_keys(&url, &prefix).await
+}

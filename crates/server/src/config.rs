@@ -102,6 +102,7 @@ pub struct Config {
     pub sfu_control_secret: Option<Secret>,
     pub sfu_placement_policy: convene_bus::PlacementPolicy,
     pub sfu_drain_timeout_seconds: u64,
+    pub sfu_node_name: Option<String>,
     pub call_ring_timeout_seconds: i64,
 }
 
@@ -486,7 +487,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "sfu_placement_policy",
         default: "distributed",
-        doc: "How gateways place a new meeting on SFU nodes: `distributed` (the least loaded node, so a failure hits few meetings) or `packed` (fill nodes in turn, so empty ones can be scaled away).",
+        doc: "How gateways place a new meeting on SFU nodes: `distributed` (the least loaded node, so a failure hits few meetings) or `packed` (fill nodes in turn, so empty ones can be scaled away). On Kubernetes the operator publishes the `SfuPool`'s `spec.placement` in the registry, and that wins.",
         apply: |c, v| {
             c.sfu_placement_policy = match v.trim() {
                 "distributed" => convene_bus::PlacementPolicy::Distributed,
@@ -502,6 +503,15 @@ pub const SETTINGS: &[Setting] = &[
         doc: "`convene sfu`: after SIGTERM the node takes no new meetings and waits this long for its meetings to end before it stops.",
         apply: |c, v| {
             c.sfu_drain_timeout_seconds = parse(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "sfu_node_name",
+        default: "",
+        doc: "`convene sfu`: the node's name in the SFU registry; the operator sets it to the pod's name, finds the node's load by it and asks the node to drain through it (`convene.dev/drain`). Empty for a node started by hand.",
+        apply: |c, v| {
+            c.sfu_node_name = optional(v);
             Ok(())
         },
     },
@@ -574,6 +584,7 @@ impl Config {
             sfu_control_secret: None,
             sfu_placement_policy: convene_bus::PlacementPolicy::Distributed,
             sfu_drain_timeout_seconds: 0,
+            sfu_node_name: None,
             call_ring_timeout_seconds: 0,
         };
         for setting in SETTINGS {

@@ -2,7 +2,8 @@
 //! control API plus `/healthz`, `/readyz` and `/metrics` on HTTP, and keeps its record in the
 //! SFU registry fresh. On SIGTERM it drains: it takes no new meetings and stops when its
 //! meetings have ended (or the drain timeout passes), so an SRE can remove a pod without
-//! cutting a meeting.
+//! cutting a meeting. The operator can also ask a named node to drain through the registry
+//! (and to return to service); the node reads that at each heartbeat.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("CONVENE_SFU_UDP_ADDR: starting the SFU")?;
     let draining = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::new(AtomicBool::new(false));
     let secret = config
         .sfu_control_secret
         .as_ref()
@@ -56,6 +58,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         })?;
     let record = SfuNodeRecord {
         id: node.id(),
+        name: config.sfu_node_name.clone().unwrap_or_default(),
         control_url: config.sfu_control_url(),
         media_addr: node.media_addr().to_string(),
         state: NodeState::Ready,
@@ -78,7 +81,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bus.clone(),
         node.clone(),
         record,
-        draining.clone(),
+        Drain {
+            draining: draining.clone(),
+            stopping: stopping.clone(),
+        },
         registry_stop.clone(),
     ));
     let http_stop = CancellationToken::new();
@@ -92,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
 
     wait_for_signal().await;
+    stopping.store(true, Ordering::SeqCst);
     draining.store(true, Ordering::SeqCst);
     let drain_deadline =
         tokio::time::Instant::now() + Duration::from_secs(config.sfu_drain_timeout_seconds);
@@ -158,15 +165,24 @@ async fn metrics(State(control): State<NodeControl>) -> impl IntoResponse {
     ([("content-type", "text/plain; version=0.0.4")], body)
 }
 
-/// Heartbeats the node's record with its load, and releases the claims of rooms that
-/// closed, until stopped.
+/// Why a node takes no new meetings.
+pub struct Drain {
+    /// What the control API and `/readyz` read: the node takes no new meetings.
+    pub draining: Arc<AtomicBool>,
+    /// The process is shutting down (SIGTERM): draining for good, whatever the operator says.
+    pub stopping: Arc<AtomicBool>,
+}
+
+/// Heartbeats the node's record with its load, follows the operator's drain requests (for
+/// a node with a name), and releases the claims of rooms that closed, until stopped.
 pub async fn keep_registered(
     bus: Arc<dyn Bus>,
     node: SfuNode,
     mut record: SfuNodeRecord,
-    draining: Arc<AtomicBool>,
+    drain: Drain,
     stop: CancellationToken,
 ) {
+    let mut drain_requested = false;
     let mut closed_rooms = node.take_closed_rooms();
     let mut interval = tokio::time::interval(HEARTBEAT_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -196,7 +212,25 @@ pub async fn keep_registered(
                 record.rooms = load.rooms;
                 record.participants = load.participants;
                 record.tracks = load.tracks;
-                record.state = if draining.load(Ordering::SeqCst) { NodeState::Draining } else { NodeState::Ready };
+                if !record.name.is_empty() {
+                    // While Redis is away the last answer stands.
+                    match bus.sfu_drain_requested(&record.name).await {
+                        Ok(requested) if requested != drain_requested => {
+                            drain_requested = requested;
+                            tracing::info!(
+                                drain = requested,
+                                participants = load.participants,
+                                "{}",
+                                if requested { "drain requested: no new meetings" } else { "drain withdrawn: back in service" }
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, "reading the drain request failed"),
+                    }
+                }
+                let draining = drain_requested || drain.stopping.load(Ordering::SeqCst);
+                drain.draining.store(draining, Ordering::SeqCst);
+                record.state = if draining { NodeState::Draining } else { NodeState::Ready };
                 record.heartbeat_at = Utc::now();
                 if let Err(error) = bus.sfu_heartbeat(&record).await {
                     tracing::warn!(%error, "SFU registry heartbeat failed");

@@ -136,3 +136,59 @@ async fn a_media_node_registers_guards_its_control_api_and_drains_on_sigterm() {
     assert!(bus.sfu_nodes(Utc::now()).await.unwrap().is_empty());
     bus.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_node_drains_when_the_operator_asks_and_returns_to_service_when_it_withdraws() {
+    let redis = ThrowawayRedis::start_new();
+    let redis_url = redis.url();
+    let mut node = ConveneProcess::start(
+        "sfu",
+        &[
+            ("CONVENE_REDIS_URL", redis_url.as_str()),
+            ("CONVENE_SFU_CONTROL_SECRET", SECRET),
+            ("CONVENE_SFU_NODE_NAME", "main-x7k2p"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bus = RedisBus::connect(&redis_url).unwrap();
+    let state_of_node = async || -> Option<NodeState> {
+        let nodes = bus.sfu_all_nodes().await.ok()?;
+        let (record, _) = nodes
+            .into_iter()
+            .find(|(node, _)| node.name == "main-x7k2p")?;
+        Some(record.state)
+    };
+    eventually("the node registers under its name", async || {
+        (state_of_node().await == Some(NodeState::Ready)).then_some(())
+    })
+    .await;
+
+    bus.sfu_request_drain("main-x7k2p", true).await.unwrap();
+    eventually("the node reports draining", async || {
+        (state_of_node().await == Some(NodeState::Draining)).then_some(())
+    })
+    .await;
+    let ready = http.get(node.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let mut request = session_url(&node, "room-1").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {SECRET}").parse().unwrap());
+    let (mut refused, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let answer = refused.next().await.unwrap().unwrap();
+    let answer: Value = serde_json::from_str(answer.to_text().unwrap()).unwrap();
+    assert_eq!(answer, json!({"type": "refused", "reason": "draining"}));
+
+    // Withdrawn: back in service, unlike a SIGTERM drain.
+    bus.sfu_request_drain("main-x7k2p", false).await.unwrap();
+    eventually("the node is back in service", async || {
+        (state_of_node().await == Some(NodeState::Ready)).then_some(())
+    })
+    .await;
+    let ready = http.get(node.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let status = node.terminate(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}");
+    bus.close().await;
+}

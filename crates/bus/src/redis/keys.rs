@@ -74,7 +74,28 @@ impl Keys {
 
     /// The node id a room is claimed on.
     pub(super) fn sfu_claim(&self, room: &str) -> String {
-        format!("{}sfu:room:{room}", self.prefix)
+        format!("{}{room}", self.sfu_claim_prefix())
+    }
+
+    /// What every room's claim key starts with (for scripts that build claim keys).
+    pub(super) fn sfu_claim_prefix(&self) -> String {
+        format!("{}sfu:room:", self.prefix)
+    }
+
+    /// Set of the rooms claimed on one node, so that a dead node's claims can be released
+    /// without scanning every key. An empty `node_id` names a set nothing uses.
+    pub(super) fn sfu_node_rooms(&self, node_id: &str) -> String {
+        format!("{}sfu:node_rooms:{node_id}", self.prefix)
+    }
+
+    /// Set of the names of nodes asked to drain.
+    pub(super) fn sfu_drain_requests(&self) -> String {
+        format!("{}sfu:drain", self.prefix)
+    }
+
+    /// The placement policy the operator set (`packed` or `distributed`).
+    pub(super) fn sfu_placement_policy(&self) -> String {
+        format!("{}sfu:placement", self.prefix)
     }
 
     /// Set of every pod id that registered and was not swept yet.

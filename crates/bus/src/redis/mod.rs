@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::{
     clients::{Client, SubscriberClient},
-    interfaces::{ClientLike, EventInterface, HashesInterface, KeysInterface, PubsubInterface},
+    interfaces::{
+        ClientLike, EventInterface, HashesInterface, KeysInterface, PubsubInterface, SetsInterface,
+    },
     prelude::{Builder, Config, ReconnectPolicy},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -173,6 +175,21 @@ impl RedisBus {
             .run(&self.client, keys, args)
             .await
             .map_err(Error::Unavailable)
+    }
+
+    /// The SFU registry as stored: node id → JSON record, and node id → rooms claimed.
+    async fn sfu_records(&self) -> Result<(HashMap<String, String>, HashMap<String, i64>)> {
+        let records: HashMap<String, String> = self
+            .client
+            .hgetall(self.keys.sfu_nodes())
+            .await
+            .map_err(Error::Unavailable)?;
+        let claimed: HashMap<String, i64> = self
+            .client
+            .hgetall(self.keys.sfu_claimed())
+            .await
+            .map_err(Error::Unavailable)?;
+        Ok((records, claimed))
     }
 
     /// Sweeps one pod's connections; returns the users left with none.
@@ -451,16 +468,7 @@ impl Bus for RedisBus {
     }
 
     async fn sfu_nodes(&self, now: DateTime<Utc>) -> Result<Vec<(SfuNodeRecord, u64)>> {
-        let records: HashMap<String, String> = self
-            .client
-            .hgetall(self.keys.sfu_nodes())
-            .await
-            .map_err(Error::Unavailable)?;
-        let claimed: HashMap<String, i64> = self
-            .client
-            .hgetall(self.keys.sfu_claimed())
-            .await
-            .map_err(Error::Unavailable)?;
+        let (records, claimed) = self.sfu_records().await?;
         let mut alive = Vec::new();
         for (id, json) in records {
             let Ok(node) = serde_json::from_str::<SfuNodeRecord>(&json) else {
@@ -480,6 +488,10 @@ impl Bus for RedisBus {
                     .client
                     .hdel::<(), _, _>(self.keys.sfu_claimed(), &id)
                     .await;
+                let _ = self
+                    .client
+                    .del::<(), _>(self.keys.sfu_node_rooms(&id))
+                    .await;
             }
         }
         alive.sort_by_key(|(node, _)| node.id);
@@ -494,6 +506,7 @@ impl Bus for RedisBus {
         now: DateTime<Utc>,
     ) -> Result<Option<SfuNodeRecord>> {
         let claim_key = self.keys.sfu_claim(room);
+        let policy = self.sfu_placement_policy().await?.unwrap_or(policy);
         for _ in 0..CLAIM_ATTEMPTS {
             let current: Option<String> = self
                 .client
@@ -511,8 +524,14 @@ impl Bus for RedisBus {
             let Some(chosen) = choose_node(&nodes, policy, exclude, now) else {
                 return Ok(None);
             };
-            let keys = vec![claim_key.clone(), self.keys.sfu_claimed()];
-            let args = vec![current.unwrap_or_default(), chosen.id.to_string()];
+            let current = current.unwrap_or_default();
+            let keys = vec![
+                claim_key.clone(),
+                self.keys.sfu_claimed(),
+                self.keys.sfu_node_rooms(&chosen.id.to_string()),
+                self.keys.sfu_node_rooms(&current),
+            ];
+            let args = vec![current, chosen.id.to_string(), room.to_owned()];
             let moved: i64 = self
                 .run_script(&self.scripts.sfu_claim_room, keys, args)
                 .await?;
@@ -524,14 +543,101 @@ impl Bus for RedisBus {
     }
 
     async fn sfu_release_room(&self, room: &str, node_id: Uuid) -> Result<()> {
-        let keys = vec![self.keys.sfu_claim(room), self.keys.sfu_claimed()];
+        let node_id = node_id.to_string();
+        let keys = vec![
+            self.keys.sfu_claim(room),
+            self.keys.sfu_claimed(),
+            self.keys.sfu_node_rooms(&node_id),
+        ];
         let _: i64 = self
             .run_script(
                 &self.scripts.sfu_release_room,
                 keys,
-                vec![node_id.to_string()],
+                vec![node_id, room.to_owned()],
             )
             .await?;
         Ok(())
+    }
+
+    async fn sfu_all_nodes(&self) -> Result<Vec<(SfuNodeRecord, u64)>> {
+        let (records, claimed) = self.sfu_records().await?;
+        let mut nodes: Vec<_> = records
+            .into_values()
+            .filter_map(|json| serde_json::from_str::<SfuNodeRecord>(&json).ok())
+            .map(|node| {
+                let claimed_rooms = claimed.get(&node.id.to_string()).copied().unwrap_or(0);
+                (node, claimed_rooms.max(0) as u64)
+            })
+            .collect();
+        nodes.sort_by_key(|(node, _)| node.id);
+        Ok(nodes)
+    }
+
+    async fn sfu_forget_node(&self, node_id: Uuid) -> Result<Vec<String>> {
+        let node_id = node_id.to_string();
+        let keys = vec![
+            self.keys.sfu_nodes(),
+            self.keys.sfu_claimed(),
+            self.keys.sfu_node_rooms(&node_id),
+        ];
+        let mut released: Vec<String> = self
+            .run_script(
+                &self.scripts.sfu_forget_node,
+                keys,
+                vec![node_id, self.keys.sfu_claim_prefix()],
+            )
+            .await?;
+        released.sort();
+        Ok(released)
+    }
+
+    async fn sfu_request_drain(&self, node_name: &str, drain: bool) -> Result<()> {
+        let key = self.keys.sfu_drain_requests();
+        let result = if drain {
+            self.client.sadd::<(), _, _>(key, node_name).await
+        } else {
+            self.client.srem::<(), _, _>(key, node_name).await
+        };
+        result.map_err(Error::Unavailable)
+    }
+
+    async fn sfu_drain_requested(&self, node_name: &str) -> Result<bool> {
+        self.client
+            .sismember(self.keys.sfu_drain_requests(), node_name)
+            .await
+            .map_err(Error::Unavailable)
+    }
+
+    async fn sfu_set_placement_policy(&self, policy: PlacementPolicy) -> Result<()> {
+        self.client
+            .set::<(), _, _>(
+                self.keys.sfu_placement_policy(),
+                placement_policy_name(policy),
+                None,
+                None,
+                false,
+            )
+            .await
+            .map_err(Error::Unavailable)
+    }
+
+    async fn sfu_placement_policy(&self) -> Result<Option<PlacementPolicy>> {
+        let stored: Option<String> = self
+            .client
+            .get(self.keys.sfu_placement_policy())
+            .await
+            .map_err(Error::Unavailable)?;
+        Ok(stored.as_deref().and_then(|name| match name {
+            "packed" => Some(PlacementPolicy::Packed),
+            "distributed" => Some(PlacementPolicy::Distributed),
+            _ => None,
+        }))
+    }
+}
+
+fn placement_policy_name(policy: PlacementPolicy) -> &'static str {
+    match policy {
+        PlacementPolicy::Packed => "packed",
+        PlacementPolicy::Distributed => "distributed",
     }
 }

@@ -175,25 +175,49 @@ return 0
 
 /// A script run with `EVALSHA`, loaded again when Redis does not know it (after a restart).
 /// Moves a room's claim from the node the caller saw (ARGV[1], '' = none) to ARGV[2],
-/// keeping per-node claim counts; 0 when another gateway changed the claim first.
-/// KEYS: claim, claimed-counts hash.
+/// keeping per-node claim counts and room sets; 0 when another gateway changed the claim
+/// first. KEYS: claim, claimed-counts hash, ARGV[2]'s room set, ARGV[1]'s room set; ARGV[3]:
+/// the room.
 pub(super) const SFU_CLAIM_ROOM: &str = r"
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('SADD', KEYS[3], ARGV[3])
 if current ~= '' then
   if redis.call('HINCRBY', KEYS[2], current, -1) <= 0 then redis.call('HDEL', KEYS[2], current) end
+  redis.call('SREM', KEYS[4], ARGV[3])
 end
 return 1
 ";
 
-/// Forgets a room's claim if it is still on ARGV[1]. KEYS: claim, claimed-counts hash.
+/// Forgets a room's claim if it is still on ARGV[1]. KEYS: claim, claimed-counts hash, the
+/// node's room set; ARGV: node id, room.
 pub(super) const SFU_RELEASE_ROOM: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[2])
 if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
 return 1
+";
+
+/// Forgets a dead node and the claims still on it; returns the rooms released. KEYS: node
+/// records hash, claimed-counts hash, the node's room set; ARGV: node id, claim key prefix.
+/// (Claim keys are built here from the prefix: Convene's Redis is one instance, not a
+/// cluster.)
+pub(super) const SFU_FORGET_NODE: &str = r"
+local released = {}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local claim = ARGV[2] .. room
+  if redis.call('GET', claim) == ARGV[1] then
+    redis.call('DEL', claim)
+    table.insert(released, room)
+  end
+end
+redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return released
 ";
 
 pub(super) struct Script {
@@ -240,6 +264,7 @@ pub(super) struct Scripts {
     pub(super) pod_closed: Script,
     pub(super) sfu_claim_room: Script,
     pub(super) sfu_release_room: Script,
+    pub(super) sfu_forget_node: Script,
 }
 
 impl Scripts {
@@ -254,6 +279,7 @@ impl Scripts {
             pod_closed: Script::new(POD_CLOSED),
             sfu_claim_room: Script::new(SFU_CLAIM_ROOM),
             sfu_release_room: Script::new(SFU_RELEASE_ROOM),
+            sfu_forget_node: Script::new(SFU_FORGET_NODE),
         }
     }
 }
