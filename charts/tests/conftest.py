@@ -40,6 +40,9 @@ CASES = {
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True}}},
     "network-policies-off": {"networkPolicy": {"enabled": False}},
 }
+# The values files the docs give (kind/k3d, a managed cluster) are cases too.
+for _path in sorted((CHART / "ci").glob("*-values.yaml")):
+    CASES[_path.name.removesuffix(".yaml")] = yaml.safe_load(_path.read_text())
 
 
 def merge(base, override):
