@@ -42,7 +42,7 @@ def test_every_metric_in_the_dashboard_is_exported():
         assert name in exported or base in exported, f"{name} is not exported by any /metrics"
 
 
-def test_dashboard_covers_gateway_and_sfu():
+def test_dashboard_covers_gateway_sfu_and_operator():
     queried = queried_metrics()
     assert {"convene_http_requests_total", "convene_websocket_connections", "convene_sfu_rooms",
-            "convene_sfu_participants"} <= queried
+            "convene_sfu_participants", "convene_operator_pods", "convene_operator_decisions_total"} <= queried
