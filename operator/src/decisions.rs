@@ -377,7 +377,8 @@ pub fn plan(
         .map(|pod| (pod.name.as_str(), *pod))
         .collect();
     for node in nodes {
-        let ours = is_pool_pod_name(pool_name, &node.name) || existing.contains_key(node.name.as_str());
+        let ours =
+            is_pool_pod_name(pool_name, &node.name) || existing.contains_key(node.name.as_str());
         if !ours {
             continue;
         }
@@ -413,7 +414,8 @@ pub fn plan(
             None => wanted_draining,
         };
         if disagrees {
-            plan.bus_drain_requests.push((pod.name.clone(), wanted_draining));
+            plan.bus_drain_requests
+                .push((pod.name.clone(), wanted_draining));
         }
     }
 
@@ -440,7 +442,8 @@ pub fn pods_needed_for_buffer(
 ) -> u32 {
     let room_capacity = u64::try_from(spec.capacity.rooms.max(1)).unwrap_or(1);
     let participant_capacity = u64::try_from(spec.capacity.participants.max(1)).unwrap_or(1);
-    let non_negative = |value: Option<i64>| value.map_or(0, |value| u64::try_from(value).unwrap_or(0));
+    let non_negative =
+        |value: Option<i64>| value.map_or(0, |value| u64::try_from(value).unwrap_or(0));
     let mut needed = 0;
     needed = needed.max((load_rooms + non_negative(buffer.rooms)).div_ceil(room_capacity));
     needed = needed.max(

@@ -7,6 +7,7 @@
 //! through the bus and the Kubernetes API), and it knows nothing of SQL, HTTP APIs of the
 //! gateway or media.
 
+pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod decisions;

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, Pod, PodSecurityContext, PodSpec, Probe, SeccompProfile,
-    SecurityContext,
+    ObjectFieldSelector, Pod, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -26,7 +25,10 @@ const NON_ROOT_UID: i64 = 65532;
 /// The labels every pod of `pool_name` carries; the first three select them.
 pub fn selector_labels(pool_name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), "convene-sfu".to_owned()),
+        (
+            "app.kubernetes.io/name".to_owned(),
+            "convene-sfu".to_owned(),
+        ),
         (
             "app.kubernetes.io/managed-by".to_owned(),
             "convene-operator".to_owned(),
@@ -206,7 +208,10 @@ pub fn sfu_pod(pool: &SfuPool, name: &str) -> crate::Result<Pod> {
                 .then(|| template.node_selector.clone()),
             tolerations: (!template.tolerations.is_empty()).then(|| template.tolerations.clone()),
             affinity: template.affinity.clone(),
-            priority_class_name: template.priority_class_name.clone().filter(|name| !name.is_empty()),
+            priority_class_name: template
+                .priority_class_name
+                .clone()
+                .filter(|name| !name.is_empty()),
             service_account_name: template
                 .service_account_name
                 .clone()
@@ -228,7 +233,10 @@ pub fn sfu_pod(pool: &SfuPool, name: &str) -> crate::Result<Pod> {
 }
 
 fn to_chrono(time: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(time.0.as_second(), time.0.subsec_nanosecond().try_into().ok()?)
+    DateTime::from_timestamp(
+        time.0.as_second(),
+        time.0.subsec_nanosecond().try_into().ok()?,
+    )
 }
 
 /// What the decisions need of an observed pod.
@@ -238,7 +246,11 @@ pub fn observe_pod(pod: &Pod) -> ObservedPod {
     let status = pod.status.as_ref();
     let ready_condition = status
         .and_then(|status| status.conditions.as_ref())
-        .and_then(|conditions| conditions.iter().find(|condition| condition.type_ == "Ready"));
+        .and_then(|conditions| {
+            conditions
+                .iter()
+                .find(|condition| condition.type_ == "Ready")
+        });
     let ready = ready_condition.is_some_and(|condition| condition.status == "True");
     ObservedPod {
         name: pod.metadata.name.clone().unwrap_or_default(),
