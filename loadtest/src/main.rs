@@ -1,5 +1,6 @@
 //! `convene-loadtest`: the command line. Each subcommand maps its flags onto a scenario's
 //! config, runs it, prints a summary table, and writes the JSON report and plots when asked.
+//! Ctrl-C drops the running scenario, which stops every process it started.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,9 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use convene_loadtest::progress::LiveCounters;
-use convene_loadtest::report;
+use convene_loadtest::scenarios::api::{self, ApiConfig};
+use convene_loadtest::scenarios::chaos::{self, ChaosConfig};
 use convene_loadtest::scenarios::chat::{self, ChatConfig};
-use convene_loadtest::targets::TargetSpec;
+use convene_loadtest::scenarios::compare::{self, CompareConfig};
+use convene_loadtest::scenarios::connections::{self, ConnectionsConfig, MemoryProbe};
+use convene_loadtest::targets::convene::ConveneTarget;
+use convene_loadtest::targets::{TargetKind, TargetSpec};
+use convene_loadtest::{plots, report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +49,15 @@ enum Command {
     /// Users in group conversations send messages; measures delivery latency, throughput,
     /// gaps and duplicates.
     Chat(ChatArgs),
+    /// Opens and holds idle authenticated WebSockets; measures memory per connection.
+    Connections(ConnectionsArgs),
+    /// Logins and history reads at a fixed rate (open-loop); Convene only.
+    Api(ApiArgs),
+    /// Chat on two gateways this tool starts, while it kills a gateway and restarts Redis.
+    Chaos(ChaosArgs),
+    /// Starts Convene and the Socket.IO baseline on one Redis and Postgres, runs chat and
+    /// connections against each, and reports the ratios.
+    Compare(CompareArgs),
     // The media load-test engineer's subcommands (`media`, `join-storm`) go here.
 }
 
@@ -93,6 +108,90 @@ struct ChatArgs {
     load: ChatLoadArgs,
 }
 
+#[derive(Debug, Args)]
+struct ConnectionsLoadArgs {
+    /// Idle WebSockets to open and hold.
+    #[arg(long, default_value_t = 200)]
+    connections: usize,
+    /// Users they belong to (several connections per user, like tabs).
+    #[arg(long = "connection-users", default_value_t = 20)]
+    connection_users: usize,
+    /// Seconds to hold them before measuring memory.
+    #[arg(long, default_value_t = 5)]
+    hold: u64,
+}
+
+impl ConnectionsLoadArgs {
+    fn config(&self) -> ConnectionsConfig {
+        ConnectionsConfig {
+            connections: self.connections,
+            users: self.connection_users,
+            hold: Duration::from_secs(self.hold),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ConnectionsArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    load: ConnectionsLoadArgs,
+    /// The server's process ids (comma-separated), to read VmRSS from /proc. Without it,
+    /// `process_resident_memory_bytes` from each target URL's /metrics is used if present.
+    #[arg(long, value_delimiter = ',')]
+    pid: Vec<u32>,
+}
+
+#[derive(Debug, Args)]
+struct ApiArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Users created (logins rotate over them).
+    #[arg(long, default_value_t = 5)]
+    users: usize,
+    /// Requests per second.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Percentage of requests that are logins; the others read history.
+    #[arg(long, default_value_t = 20)]
+    login_percent: u8,
+}
+
+#[derive(Debug, Args)]
+struct StackArgs {
+    /// The `convene` binary (else $CONVENE_BIN, else target/release/convene).
+    #[arg(long)]
+    convene_bin: Option<PathBuf>,
+    /// The Postgres server fresh databases are created on (no database name).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres_url: String,
+}
+
+#[derive(Debug, Args)]
+struct ChaosArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    #[command(flatten)]
+    load: ChatLoadArgs,
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    #[command(flatten)]
+    load: ChatLoadArgs,
+    #[command(flatten)]
+    connections: ConnectionsLoadArgs,
+    /// The Socket.IO baseline's directory.
+    #[arg(long, default_value = "loadtest/baselines/socketio")]
+    baseline_dir: PathBuf,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -106,24 +205,132 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(run(cli))
+    runtime.block_on(async {
+        tokio::select! {
+            result = run(cli) => result,
+            _ = tokio::signal::ctrl_c() => {
+                // Dropping `run` dropped every process handle: they are killed.
+                anyhow::bail!("interrupted; every process this run started was stopped")
+            }
+        }
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = cli.output;
+    let counters = Arc::new(LiveCounters::default());
     match cli.command {
         Command::Chat(args) => {
             args.target.target.check_loopback(output.allow_remote)?;
             let target = args.target.target.open()?;
-            let counters = Arc::new(LiveCounters::default());
             let chat_report = chat::run(target, &args.load.config(), counters, None)
                 .await
                 .context("the chat scenario failed")?;
             print!("{}", report::chat_summary(&chat_report));
-            if let Some(path) = &output.json {
-                report::write_json(path, &chat_report)?;
-            }
+            write_outputs(&output, &chat_report, |dir| {
+                plots::latency_plots(dir, "chat", &[("", &chat_report)])
+            })?;
         }
+        Command::Connections(args) => {
+            args.target.target.check_loopback(output.allow_remote)?;
+            let target = args.target.target.open()?;
+            let probe = if args.pid.is_empty() {
+                (args.target.target.kind == TargetKind::Convene).then(|| {
+                    MemoryProbe::Metrics(
+                        args.target
+                            .target
+                            .base_urls
+                            .iter()
+                            .map(|url| format!("{url}/metrics"))
+                            .collect(),
+                    )
+                })
+            } else {
+                Some(MemoryProbe::Pids(args.pid.clone()))
+            };
+            let connections_report = connections::run(target, &args.load.config(), probe, counters)
+                .await
+                .context("the connections scenario failed")?;
+            print!("{}", report::connections_summary(&connections_report));
+            write_outputs(&output, &connections_report, |_| Ok(()))?;
+        }
+        Command::Api(args) => {
+            args.target.target.check_loopback(output.allow_remote)?;
+            anyhow::ensure!(
+                args.target.target.kind == TargetKind::Convene,
+                "the api scenario needs a convene= target (the baseline has no REST API)"
+            );
+            let target = Arc::new(ConveneTarget::new(args.target.target.base_urls.clone())?);
+            let config = ApiConfig {
+                users: args.users,
+                rate_per_second: args.rate,
+                duration: Duration::from_secs(args.duration),
+                login_percent: args.login_percent,
+            };
+            let api_report = api::run(target, &config, counters)
+                .await
+                .context("the api scenario failed")?;
+            print!("{}", report::api_summary(&api_report));
+            write_outputs(&output, &api_report, |_| Ok(()))?;
+        }
+        Command::Chaos(args) => {
+            let config = ChaosConfig {
+                chat: args.load.config(),
+                convene_bin: args.stack.convene_bin,
+                postgres_url: args.stack.postgres_url,
+            };
+            let chaos_report = chaos::run(&config, counters)
+                .await
+                .context("the chaos scenario failed")?;
+            print!("{}", report::chaos_summary(&chaos_report));
+            write_outputs(&output, &chaos_report, |dir| {
+                plots::latency_plots(dir, "chaos", &[("", &chaos_report.chat)])
+            })?;
+            anyhow::ensure!(
+                chaos_report.consistent,
+                "the chaos run lost or repeated messages"
+            );
+        }
+        Command::Compare(args) => {
+            let config = CompareConfig {
+                chat: args.load.config(),
+                connections: args.connections.config(),
+                convene_bin: args.stack.convene_bin,
+                baseline_dir: args.baseline_dir,
+                postgres_url: args.stack.postgres_url,
+            };
+            let compare_report = compare::run(&config)
+                .await
+                .context("the compare scenario failed")?;
+            print!("{}", report::compare_summary(&compare_report));
+            write_outputs(&output, &compare_report, |dir| {
+                plots::latency_plots(
+                    dir,
+                    "compare",
+                    &[
+                        ("Convene", &compare_report.convene.chat),
+                        ("Socket.IO baseline", &compare_report.baseline.chat),
+                    ],
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn write_outputs<T: serde::Serialize>(
+    output: &OutputArgs,
+    report: &T,
+    draw: impl FnOnce(&std::path::Path) -> convene_loadtest::Result<()>,
+) -> anyhow::Result<()> {
+    if let Some(path) = &output.json {
+        report::write_json(path, report).with_context(|| format!("write {}", path.display()))?;
+        println!("JSON report: {}", path.display());
+    }
+    if let Some(dir) = &output.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        draw(dir).context("draw the plots")?;
+        println!("plots: {}", dir.display());
     }
     Ok(())
 }

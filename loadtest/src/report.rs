@@ -5,7 +5,11 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::metrics::LatencySummary;
+use crate::scenarios::api::ApiReport;
+use crate::scenarios::chaos::ChaosReport;
 use crate::scenarios::chat::ChatReport;
+use crate::scenarios::compare::CompareReport;
+use crate::scenarios::connections::ConnectionsReport;
 use crate::{Error, Result};
 
 /// Writes `report` as pretty JSON to `path`.
@@ -91,4 +95,202 @@ pub fn table(rows: &[(&str, String)]) -> String {
     rows.iter()
         .map(|(name, value)| format!("{name:>width$}  {value}\n"))
         .collect()
+}
+
+fn bytes(value: Option<u64>) -> String {
+    value.map_or_else(
+        || "n/a".to_owned(),
+        |bytes| format!("{:.1} MiB", bytes as f64 / 1048576.0),
+    )
+}
+
+fn per_connection(value: Option<f64>) -> String {
+    value.map_or_else(
+        || "n/a (no memory source)".to_owned(),
+        |bytes| format!("{:.1} KiB", bytes / 1024.0),
+    )
+}
+
+fn counts(errors: &std::collections::BTreeMap<String, u64>) -> String {
+    if errors.is_empty() {
+        return "none".to_owned();
+    }
+    errors
+        .iter()
+        .map(|(code, count)| format!("{code} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn connections_summary(report: &ConnectionsReport) -> String {
+    table(&[
+        (
+            "target",
+            format!("{} {}", report.target, report.base_urls.join(",")),
+        ),
+        (
+            "connections",
+            format!(
+                "{} opened of {} | {} still open after the hold",
+                report.opened, report.requested, report.still_open
+            ),
+        ),
+        ("connect latency", latency_line(&report.connect_latency)),
+        (
+            "memory source",
+            report
+                .memory_source
+                .clone()
+                .unwrap_or_else(|| "none".to_owned()),
+        ),
+        (
+            "resident",
+            format!(
+                "{} before, {} after",
+                bytes(report.resident_before_bytes),
+                bytes(report.resident_after_bytes)
+            ),
+        ),
+        (
+            "per connection",
+            per_connection(report.memory_per_connection_bytes),
+        ),
+        ("errors", counts(&report.errors)),
+    ])
+}
+
+pub fn api_summary(report: &ApiReport) -> String {
+    table(&[
+        ("target", report.base_urls.join(",")),
+        (
+            "load",
+            format!(
+                "{} req/s asked for {} s, {:.1} req/s done, {} skipped (too many in flight)",
+                report.rate_per_second,
+                report.duration_seconds,
+                report.achieved_per_second,
+                report.skipped
+            ),
+        ),
+        ("login latency", latency_line(&report.login.latency)),
+        ("login answers", counts(&report.login.statuses)),
+        ("history latency", latency_line(&report.history.latency)),
+        ("history answers", counts(&report.history.statuses)),
+    ])
+}
+
+pub fn chaos_summary(report: &ChaosReport) -> String {
+    let mut text = chat_summary(&report.chat);
+    for disruption in &report.disruptions {
+        text.push_str(&format!(
+            "{:>16}  {:>5.1} s  {}\n",
+            "disruption", disruption.at_seconds, disruption.what
+        ));
+    }
+    text.push_str(&format!(
+        "{:>16}  {}\n",
+        "verdict",
+        if report.consistent {
+            "zero gaps, zero duplicates, every message acknowledged"
+        } else {
+            "INCONSISTENT: gaps, duplicates or unacknowledged messages (see above)"
+        }
+    ));
+    text
+}
+
+fn ratio_text(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}x")
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+pub fn compare_summary(report: &CompareReport) -> String {
+    let convene = &report.convene;
+    let baseline = &report.baseline;
+    let row = |name: &str, convene_value: String, baseline_value: String, ratio: String| {
+        format!("{name:<32} {convene_value:>14} {baseline_value:>14} {ratio:>10}\n")
+    };
+    let mut text = String::new();
+    text.push_str(&format!(
+        "compare: {} users, {} conversations, {} msg/s for {} s; {} idle connections; {} CPUs; run took {:.0} s\n",
+        convene.chat.users,
+        convene.chat.conversations,
+        convene.chat.rate_per_second,
+        convene.chat.duration_seconds,
+        convene.connections.requested,
+        report.machine.cpus,
+        report.run_seconds
+    ));
+    text.push_str(&row(
+        "",
+        "Convene".to_owned(),
+        "baseline".to_owned(),
+        "ratio".to_owned(),
+    ));
+    text.push_str(&row(
+        "deliveries/s",
+        format!("{:.0}", convene.chat.deliveries_per_second),
+        format!("{:.0}", baseline.chat.deliveries_per_second),
+        ratio_text(convene.chat.deliveries_per_second / baseline.chat.deliveries_per_second),
+    ));
+    text.push_str(&row(
+        "server CPU s (2 processes)",
+        format!("{:.1}", convene.chat_server_cpu_seconds),
+        format!("{:.1}", baseline.chat_server_cpu_seconds),
+        ratio_text(convene.chat_server_cpu_seconds / baseline.chat_server_cpu_seconds),
+    ));
+    text.push_str(&row(
+        "deliveries per CPU second",
+        format!("{:.0}", convene.deliveries_per_core_second),
+        format!("{:.0}", baseline.deliveries_per_core_second),
+        ratio_text(report.ratios.deliveries_per_core),
+    ));
+    text.push_str(&row(
+        "delivery p50 ms",
+        format!("{:.2}", convene.chat.delivery_latency.p50_ms),
+        format!("{:.2}", baseline.chat.delivery_latency.p50_ms),
+        ratio_text(report.ratios.p50_latency),
+    ));
+    text.push_str(&row(
+        "delivery p99 ms",
+        format!("{:.2}", convene.chat.delivery_latency.p99_ms),
+        format!("{:.2}", baseline.chat.delivery_latency.p99_ms),
+        ratio_text(report.ratios.p99_latency),
+    ));
+    text.push_str(&row(
+        "memory per idle connection",
+        per_connection(convene.connections.memory_per_connection_bytes),
+        per_connection(baseline.connections.memory_per_connection_bytes),
+        report
+            .ratios
+            .memory_per_connection
+            .map_or_else(|| "n/a".to_owned(), ratio_text),
+    ));
+    text.push_str(&row(
+        "connect p50 ms",
+        format!("{:.2}", convene.connections.connect_latency.p50_ms),
+        format!("{:.2}", baseline.connections.connect_latency.p50_ms),
+        ratio_text(
+            convene.connections.connect_latency.p50_ms
+                / baseline.connections.connect_latency.p50_ms,
+        ),
+    ));
+    text.push_str(&row(
+        "gaps / duplicates",
+        format!("{} / {}", convene.chat.gaps, convene.chat.duplicates),
+        format!("{} / {}", baseline.chat.gaps, baseline.chat.duplicates),
+        String::new(),
+    ));
+    text.push_str(&row(
+        "errors",
+        (convene.chat.error_count() + convene.connections.errors.values().sum::<u64>()).to_string(),
+        (baseline.chat.error_count() + baseline.connections.errors.values().sum::<u64>())
+            .to_string(),
+        String::new(),
+    ));
+    text.push_str("The baseline does no authentication, membership checks, receipts or presence; both stacks share one Redis and one Postgres server.\n");
+    text
 }

@@ -19,8 +19,8 @@ use super::{
 };
 use crate::{Error, Result};
 
-/// History page size asked of the baseline.
-const HISTORY_PAGE: u64 = 1_000;
+/// History page size asked of the baseline (it accepts 1–500).
+const HISTORY_PAGE: u64 = 500;
 
 pub struct SocketIoTarget {
     base_urls: Vec<String>,
