@@ -184,6 +184,11 @@ def test_operator_deployment(rendered_cases):
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert secret_ref(env["CONVENE_REDIS_URL"]) == ("convene-external", "redis-url")
     assert env["CONVENE_OPERATOR_HTTP_ADDR"]["value"] == "0.0.0.0:8080"
+    assert env["CONVENE_OPERATOR_LEASE_NAME"]["value"] == f"{PREFIX}-operator"
+    # Every variable the chart sets is one the operator reads (operator/src/config.rs).
+    operator_config = (REPO / "operator" / "src" / "config.rs").read_text()
+    for name in env:
+        assert f'"{name}"' in operator_config, f"the operator does not read {name}"
     assert spec["containers"][0]["livenessProbe"]["httpGet"]["path"] == "/healthz"
     service = one(objects, "Service", f"{PREFIX}-operator")
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
