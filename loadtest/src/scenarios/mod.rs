@@ -2,7 +2,11 @@
 //! deployment), is bounded by its config's `validate`, stops by itself, and returns a
 //! serialisable report.
 
+pub mod api;
+pub mod chaos;
 pub mod chat;
+pub mod compare;
+pub mod connections;
 pub mod setup;
 
 // The media scenarios (`media.rs`, `join_storm.rs`) are written by the media load-test
