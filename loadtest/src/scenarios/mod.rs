@@ -7,6 +7,8 @@ pub mod chaos;
 pub mod chat;
 pub mod compare;
 pub mod connections;
+pub mod join_storm;
+pub mod media;
 pub mod setup;
 
 // The media scenarios (`media.rs`, `join_storm.rs`) are written by the media load-test
