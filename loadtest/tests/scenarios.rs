@@ -6,6 +6,8 @@
 //! The `convene` binary: `$CONVENE_BIN`, else the debug binary next to this test's build
 //! (`cargo test --workspace` builds it; alone, run `cargo build -p convene-server` first).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -426,10 +426,11 @@ async fn run_user(
         {
             break;
         }
-        if now >= send_until && pending.is_empty() {
-            if let Some(done) = sending_done.take() {
-                let _ = done.send(()).await;
-            }
+        if now >= send_until
+            && pending.is_empty()
+            && let Some(done) = sending_done.take()
+        {
+            let _ = done.send(()).await;
         }
         let Some(active) = connection.as_mut() else {
             // Reconnect (only with `reconnect`; otherwise the connection is gone for good).
