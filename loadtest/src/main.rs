@@ -14,6 +14,8 @@ use convene_loadtest::scenarios::chaos::{self, ChaosConfig};
 use convene_loadtest::scenarios::chat::{self, ChatConfig};
 use convene_loadtest::scenarios::compare::{self, CompareConfig};
 use convene_loadtest::scenarios::connections::{self, ConnectionsConfig, MemoryProbe};
+use convene_loadtest::scenarios::join_storm::{self, JoinStormConfig};
+use convene_loadtest::scenarios::media::{self, MediaConfig};
 use convene_loadtest::targets::convene::ConveneTarget;
 use convene_loadtest::targets::{TargetKind, TargetSpec};
 use convene_loadtest::{plots, report};
@@ -58,7 +60,71 @@ enum Command {
     /// Starts Convene and the Socket.IO baseline on one Redis and Postgres, runs chat and
     /// connections against each, and reports the ratios.
     Compare(CompareArgs),
-    // The media load-test engineer's subcommands (`media`, `join-storm`) go here.
+    /// Headless WebRTC participants publish and receive audio and video in meetings of a
+    /// running Convene; measures join time, forwarded packets, loss and added latency.
+    Media(MediaArgs),
+    /// Many users join meetings at once; measures time to joined (and to first media).
+    JoinStorm(JoinStormArgs),
+}
+
+#[derive(Debug, Args)]
+struct MeetingTargetArgs {
+    /// `convene=URL`: one Convene with media (`convene serve`, or a gateway with SFU nodes).
+    #[arg(long, default_value = "convene=http://127.0.0.1:8080")]
+    target: TargetSpec,
+}
+
+impl MeetingTargetArgs {
+    fn base_url(&self, allow_remote: bool) -> anyhow::Result<String> {
+        self.target.check_loopback(allow_remote)?;
+        anyhow::ensure!(
+            self.target.kind == TargetKind::Convene && self.target.base_urls.len() == 1,
+            "meetings need one convene= URL (the baseline has no media)"
+        );
+        Ok(self.target.base_urls[0].clone())
+    }
+}
+
+#[derive(Debug, Args)]
+struct MediaArgs {
+    #[command(flatten)]
+    target: MeetingTargetArgs,
+    /// Meetings, each with its own participants.
+    #[arg(long, default_value_t = 2)]
+    meetings: usize,
+    /// Participants per meeting; each publishes and receives everyone else.
+    #[arg(long, default_value_t = 3)]
+    participants_per_meeting: usize,
+    /// Seconds measured, once everyone receives everyone.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// The synthetic camera's bitrate in kbit/s (one layer); 0 publishes no video.
+    #[arg(long, default_value_t = 300)]
+    video_kbps: u32,
+    /// The synthetic camera's frames per second.
+    #[arg(long, default_value_t = 15)]
+    fps: u32,
+    /// Publish no microphone.
+    #[arg(long)]
+    no_audio: bool,
+}
+
+#[derive(Debug, Args)]
+struct JoinStormArgs {
+    #[command(flatten)]
+    target: MeetingTargetArgs,
+    /// Meetings joined; users are spread evenly over them.
+    #[arg(long, default_value_t = 10)]
+    meetings: usize,
+    /// Users joining.
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// The joins are spread evenly over this many milliseconds (0: all at once).
+    #[arg(long, default_value_t = 1000)]
+    within_ms: u64,
+    /// Also publish and subscribe, and measure the time to the first media packet.
+    #[arg(long)]
+    media: bool,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +379,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     ],
                 )
             })?;
+        }
+        Command::Media(args) => {
+            let base_url = args.target.base_url(output.allow_remote)?;
+            let config = MediaConfig {
+                meetings: args.meetings,
+                participants_per_meeting: args.participants_per_meeting,
+                duration: Duration::from_secs(args.duration),
+                video_bits_per_second: args.video_kbps.saturating_mul(1000),
+                frames_per_second: args.fps,
+                audio: !args.no_audio,
+                ..MediaConfig::default()
+            };
+            let media_report = media::run(&base_url, &config, counters)
+                .await
+                .context("the media scenario failed")?;
+            print!("{}", media::summary(&media_report));
+            write_outputs(&output, &media_report, |_| Ok(()))?;
+        }
+        Command::JoinStorm(args) => {
+            let base_url = args.target.base_url(output.allow_remote)?;
+            let config = JoinStormConfig {
+                meetings: args.meetings,
+                users: args.users,
+                within: Duration::from_millis(args.within_ms),
+                media: args.media,
+                ..JoinStormConfig::default()
+            };
+            let storm_report = join_storm::run(&base_url, &config, counters)
+                .await
+                .context("the join-storm scenario failed")?;
+            print!("{}", join_storm::summary(&storm_report));
+            write_outputs(&output, &storm_report, |_| Ok(()))?;
         }
     }
     Ok(())
