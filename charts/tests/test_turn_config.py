@@ -1,9 +1,13 @@
 """coturn's configuration: the chart's copy is turn/'s production template, the init
 container's substitution really writes the secret (run with /bin/sh and sed here), and the
-result is a configuration the real coturn accepts."""
+real coturn (Debian's, on loopback) accepts the result, authenticates the credentials the
+gateways hand out, refuses private peers by default and relays to the allowed pod range."""
 
 import base64
+import hashlib
+import hmac
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,7 +31,10 @@ def test_chart_copy_is_the_turn_template():
 def rendered_config(case, tmp_path):
     """Runs the init container's command against the rendered ConfigMap with the rendered
     Secret's value; returns (config text, secret)."""
-    objects = documents(render(CASES[case]))
+    return rendered_config_from(documents(render(CASES[case])), tmp_path)
+
+
+def rendered_config_from(objects, tmp_path):
     template = one(objects, "ConfigMap", f"{PREFIX}-turn")["data"]["turnserver.conf.template"]
     secret = base64.b64decode(one(objects, "Secret", f"{PREFIX}-secrets")["data"]["turn-secret"]).decode()
     deployment = one(objects, "Deployment", f"{PREFIX}-turn")
@@ -55,35 +62,101 @@ def free_port():
         return probe.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("turnserver") is None, reason="coturn is not installed (apt-get install coturn)")
-def test_real_coturn_starts_with_the_rendered_config(tmp_path):
-    """Starts the real coturn on loopback with the chart's default config (listening address,
-    port, pid file and database path overridden for this machine) and waits until it accepts
-    TCP, with no line of the config refused."""
-    config, _ = rendered_config("defaults", tmp_path)
+def loopback_config(config, tmp_path, port):
+    """The rendered config, changed only as this machine needs: loopback addresses and a free
+    port, writable pid and database paths. `allow-loopback-peers` lifts coturn's separate
+    loopback check only; `denied-peer-ip` (127.0.0.0/8 among the private ranges) still
+    applies, which is what these tests exercise. Debian's coturn is built without Prometheus
+    support (the coturn/coturn image has it) and would refuse only that line."""
     config = config.replace('pidfile="/var/run/coturn/turnserver.pid"', f'pidfile="{tmp_path}/turnserver.pid"')
-    port = free_port()
     config = config.replace('userdb="/var/lib/coturn/turndb"', f'userdb="{tmp_path}/turndb"')
-    # Debian's coturn is built without Prometheus support (the coturn/coturn image has it) and
-    # would refuse only that line.
     config = config.replace("\nprometheus\n", "\n")
-    config += f"\nlistening-ip=127.0.0.1\nrelay-ip=127.0.0.1\nlistening-port={port}\n"
-    path = tmp_path / "turnserver.conf"
-    path.write_text(config)
-    log = (tmp_path / "coturn.log").open("w")
-    process = subprocess.Popen(["turnserver", "-c", str(path)], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    return config + f"\nlistening-ip=127.0.0.1\nrelay-ip=127.0.0.1\nlistening-port={port}\nallow-loopback-peers\n"
+
+
+class Coturn:
+    def __init__(self, config, tmp_path):
+        self.port = free_port()
+        path = tmp_path / "turnserver.conf"
+        path.write_text(loopback_config(config, tmp_path, self.port))
+        self.log_path = tmp_path / "coturn.log"
+        self.process = subprocess.Popen(
+            ["turnserver", "-c", str(path)], stdout=self.log_path.open("w"), stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 10
         while True:
-            assert process.poll() is None, (tmp_path / "coturn.log").read_text()
+            assert self.process.poll() is None, self.log()
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
             except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "coturn.log").read_text()
+                assert time.monotonic() < deadline, self.log()
                 time.sleep(0.1)
-        output = (tmp_path / "coturn.log").read_text()
-        assert "Bad configuration format" not in output and "ERROR" not in output, output
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def relay_between_two_clients(self, secret):
+        """turnutils_uclient -y: two allocations that send to each other's relayed address
+        (a loopback peer). Credentials as the gateways hand them out (TURN REST scheme)."""
+        username = f"{int(time.time()) + 3600}:alice"
+        password = base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
+        return subprocess.run(
+            ["turnutils_uclient", "-y", "-n", "3", "-m", "1", "-p", str(self.port), "-u", username, "-w", password,
+             "127.0.0.1"],
+            capture_output=True, text=True, timeout=60,
+        )
+
+
+needs_coturn = pytest.mark.skipif(
+    shutil.which("turnserver") is None or shutil.which("turnutils_uclient") is None,
+    reason="coturn is not installed (apt-get install coturn)",
+)
+
+
+@needs_coturn
+def test_real_coturn_accepts_the_config_and_denies_private_peers(tmp_path):
+    """The chart's default config: coturn starts with no line refused, authenticates the
+    gateway's credentials, and refuses to relay to a private (here loopback) peer."""
+    config, secret = rendered_config("defaults", tmp_path)
+    coturn = Coturn(config, tmp_path)
+    try:
+        result = coturn.relay_between_two_clients(secret)
+        output = result.stdout + result.stderr
+        assert "403 (Forbidden IP)" in output, output
+        assert "401" not in output, output
+        log = coturn.log()
+        assert "Bad configuration format" not in log, log
+        assert "denied in the range: 127.0.0.0-127.255.255.255" in log, log
+        errors = [line for line in log.splitlines() if "ERROR" in line and "denied in the range" not in line]
+        assert errors == [], log
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        coturn.stop()
+
+
+@needs_coturn
+def test_real_coturn_relays_to_the_allowed_pod_range(tmp_path):
+    """With turn.allowedPeerIPs (what SfuPool exposure Turn needs) coturn relays to exactly
+    that range, the rest of the private ranges still denied."""
+    case = CASES["turn-exposure"]
+    # No external-ip: on loopback the relayed addresses are the real ones.
+    values = {**case, "turn": {**case["turn"], "allowedPeerIPs": ["127.0.0.1"], "externalIP": ""}}
+    objects = documents(render(values))
+    template = one(objects, "ConfigMap", f"{PREFIX}-turn")["data"]["turnserver.conf.template"]
+    assert "allowed-peer-ip=127.0.0.1" in template and "denied-peer-ip=127.0.0.0-127.255.255.255" in template
+    config, secret = rendered_config_from(objects, tmp_path)
+    coturn = Coturn(config, tmp_path)
+    try:
+        result = coturn.relay_between_two_clients(secret)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        # The final totals (progress lines come first).
+        sent, received = map(int, re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", output)[-1])
+        assert "Forbidden IP" not in output, output
+        assert sent > 0 and received == sent, output
+    finally:
+        coturn.stop()
