@@ -396,6 +396,12 @@ def test_in_chart_databases_are_wired(rendered_cases):
 # ---- HPA off, ServiceMonitor on, NetworkPolicies off -----------------------------------------
 
 
+def test_notes_warn_when_the_pdb_blocks_every_eviction():
+    notes = render({"gateway": {"autoscaling": {"enabled": False}, "replicas": 1}})["convene/templates/NOTES.txt"]
+    assert "cannot evict a gateway" in notes
+    assert "cannot evict" not in render({})["convene/templates/NOTES.txt"]
+
+
 def test_hpa_off_case(rendered_cases):
     objects = rendered_cases["hpa-off"]
     assert gateway(objects)["spec"]["replicas"] == 3

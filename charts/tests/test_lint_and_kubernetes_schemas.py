@@ -80,3 +80,23 @@ def test_kubernetes_validate_rejects_an_unknown_field(rendered_cases, tmp_path):
     result = run_kubernetes_validate("1.37.0", [path])
     assert result.returncode != 0
     assert "replica" in result.stdout + result.stderr
+
+
+EMPTY_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_install_dry_run_succeeds(case):
+    """`helm install --dry-run=client`: Helm's whole install path short of the cluster (CRDs
+    from crds/, hooks split off, kinds ordered, NOTES rendered)."""
+    config = helm_python.Config(storage_driver="memory", kubeconfig_content=EMPTY_KUBECONFIG)
+    try:
+        release = config.install(str(CHART), "convene", CASES[case], namespace="convene", dry_run="client")
+    finally:
+        config.close()
+    assert release["status"] == "pending-install"
+    assert "kubectl -n convene get sfp" in release["notes"]
+    kinds = [document["kind"] for document in yaml.safe_load_all(release["manifest"]) if document]
+    # The migrations Job is a hook, not part of the release's manifest.
+    assert "Job" not in kinds
+    assert "Deployment" in kinds and "SfuPool" in kinds
