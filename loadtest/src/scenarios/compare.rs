@@ -35,7 +35,8 @@ pub struct StackResult {
     pub stack: TargetKind,
     pub chat: ChatReport,
     pub connections: ConnectionsReport,
-    /// CPU time (user + system) of the two server processes during the chat run.
+    /// CPU time (user + system) of the two server processes from the start of sending to the
+    /// end of the chat run.
     pub chat_server_cpu_seconds: f64,
     /// CPU time of Redis during the chat run (shared infrastructure, for context).
     pub chat_redis_cpu_seconds: f64,
@@ -102,11 +103,25 @@ async fn measure_stack(
     config: &CompareConfig,
 ) -> Result<StackResult> {
     let counters = Arc::new(LiveCounters::default());
-    // CPU is sampled around the whole chat run; setup (registrations) is included for
-    // Convene, so the per-core figure is conservative for it.
-    let server_before = cpu_seconds(&server_pids);
-    let redis_before = cpu_seconds(&[redis_pid]);
-    let chat_report = chat::run(target.clone(), &config.chat, counters, None).await?;
+    // CPU is sampled from the moment every client is connected and sending starts to the end
+    // of the run (sending and draining), so registrations (password hashing) and connection
+    // setup are not counted against the message path.
+    let (sending_tx, sending_rx) = tokio::sync::oneshot::channel();
+    let sampled_pids = server_pids.clone();
+    let at_start = tokio::spawn(async move {
+        sending_rx.await.ok()?;
+        Some((cpu_seconds(&sampled_pids), cpu_seconds(&[redis_pid])))
+    });
+    let chat_report = chat::run(target.clone(), &config.chat, counters, Some(sending_tx)).await?;
+    let (server_before, redis_before) =
+        at_start
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| Error::Protocol {
+                peer: "load tester".to_owned(),
+                detail: "the chat run never started sending".to_owned(),
+            })?;
     let chat_server_cpu_seconds = cpu_seconds(&server_pids) - server_before;
     let chat_redis_cpu_seconds = cpu_seconds(&[redis_pid]) - redis_before;
     let counters = Arc::new(LiveCounters::default());
