@@ -324,3 +324,7 @@ impl EventSink<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;

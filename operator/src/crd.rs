@@ -21,6 +21,8 @@ pub const DRAINING_SINCE_ANNOTATION: &str = "convene.dev/draining-since";
 
 /// A pool of Convene SFU (media) pods, kept at `replicas` or, with a `buffer`, scaled
 /// between `minReplicas` and `maxReplicas` from the load the pods report.
+// Several `printcolumn(type_ = "integer", ...)` are several columns, not a duplicate.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[kube(
     group = "convene.dev",

@@ -309,11 +309,9 @@ pub fn plan(
         serving.push(pod);
     }
 
-    // How many serving pods the pool needs.
-    let load_rooms: u64 = serving.iter().map(|pod| rooms_of(&pod.name)).sum();
-    let load_participants: u64 = serving.iter().map(|pod| participants_of(&pod.name)).sum();
+    // How many serving pods the pool needs, from the load they carry.
     let replicas = u32::try_from(spec.replicas).unwrap_or(0);
-    let wanted = match &spec.buffer {
+    let wanted_for = |load_rooms: u64, load_participants: u64| match &spec.buffer {
         None => replicas,
         Some(buffer) => replicas.max(pods_needed_for_buffer(
             spec,
@@ -322,31 +320,35 @@ pub fn plan(
             load_participants,
         )),
     };
-    if wanted > max_replicas {
-        plan.limited_by_max_replicas = Some(wanted);
-    }
-    let desired = wanted.clamp(min_replicas, max_replicas);
-    plan.desired_replicas = desired;
+    let mut load_rooms: u64 = serving.iter().map(|pod| rooms_of(&pod.name)).sum();
+    let mut load_participants: u64 = serving.iter().map(|pod| participants_of(&pod.name)).sum();
+    let mut wanted = wanted_for(load_rooms, load_participants);
+    let mut desired = wanted.clamp(min_replicas, max_replicas);
 
     let n_serving = u32::try_from(serving.len()).unwrap_or(u32::MAX);
     if n_serving < desired {
         // Warm pods first: a pod still draining is put back into service before a new one
-        // is created (fullest first: it would take longest to drain).
-        let mut missing = desired - n_serving;
+        // is created (fullest first: it would take longest to drain). It brings its rooms
+        // back with it, so the need is recomputed with each one (it only grows, up to max).
         let mut candidates = operator_draining.clone();
         candidates.sort_by(|a, b| {
             rooms_of(&b.name)
                 .cmp(&rooms_of(&a.name))
                 .then_with(|| a.name.cmp(&b.name))
         });
+        let mut n_after = n_serving;
         for pod in candidates {
-            if missing == 0 {
+            if n_after >= desired {
                 break;
             }
             plan.undrain.push(pod.name.clone());
-            missing -= 1;
+            n_after += 1;
+            load_rooms += rooms_of(&pod.name);
+            load_participants += participants_of(&pod.name);
+            wanted = wanted_for(load_rooms, load_participants);
+            desired = wanted.clamp(min_replicas, max_replicas);
         }
-        plan.create = missing;
+        plan.create = desired.saturating_sub(n_after);
     } else if n_serving > desired {
         // The emptiest go first, so the fewest meetings wait on a drain; pods not ready yet
         // (which serve nothing) before ready ones with the same load.
@@ -367,6 +369,11 @@ pub fn plan(
             });
         }
     }
+
+    if wanted > max_replicas {
+        plan.limited_by_max_replicas = Some(wanted);
+    }
+    plan.desired_replicas = desired;
 
     // Nodes to forget: every record of a pod that broke, and stale records of this pool's
     // pods that are gone, replaced by a newer record (container restart) or silent for
@@ -622,3 +629,7 @@ pub fn status_changed(old: Option<&SfuPoolStatus>, new: &SfuPoolStatus) -> bool 
     };
     normalise(old) != normalise(new)
 }
+
+#[cfg(test)]
+#[path = "decisions_tests.rs"]
+mod tests;

@@ -267,3 +267,136 @@ pub fn observe_pod(pod: &Pod) -> ObservedPod {
             .map(|time| time.with_timezone(&Utc)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::ExposureMode;
+
+    fn env_value(pod: &Pod, name: &str) -> Option<String> {
+        let container = &pod.spec.as_ref()?.containers[0];
+        let var = container
+            .env
+            .as_ref()?
+            .iter()
+            .find(|var| var.name == name)?;
+        var.value.clone().or_else(|| {
+            var.value_from
+                .as_ref()
+                .and_then(|from| from.field_ref.as_ref())
+                .map(|field| format!("field:{}", field.field_path))
+        })
+    }
+
+    #[test]
+    fn a_host_network_pod_advertises_the_node_address_and_drains_before_it_is_killed() {
+        let mut pool = SfuPool::test().with_drain_deadline(600);
+        pool.spec.exposure.tcp_port = Some(7881);
+        pool.spec
+            .template
+            .labels
+            .insert("team".to_owned(), "media".to_owned());
+        pool.spec
+            .template
+            .labels
+            .insert(POOL_LABEL.to_owned(), "hijack".to_owned());
+        let pod = sfu_pod(&pool, "main-abcde").unwrap();
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.host_network, Some(true));
+        assert_eq!(spec.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
+        assert_eq!(spec.termination_grace_period_seconds, Some(630));
+        let labels = pod.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels[POOL_LABEL], "main", "the operator's labels win");
+        assert_eq!(labels["team"], "media");
+        let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.controller),
+            ("SfuPool", Some(true))
+        );
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_NODE_NAME").as_deref(),
+            Some("field:metadata.name")
+        );
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_ADVERTISED_ADDR").as_deref(),
+            Some("$(HOST_IP):7882")
+        );
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_CONTROL_URL").as_deref(),
+            Some("http://$(POD_IP):8090")
+        );
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_TCP_ADDR").as_deref(),
+            Some("0.0.0.0:7881")
+        );
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_MAX_ROOMS").as_deref(),
+            Some("20")
+        );
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_DRAIN_TIMEOUT_SECONDS").as_deref(),
+            Some("600")
+        );
+        let container = &spec.containers[0];
+        assert_eq!(container.args.as_deref(), Some(&["sfu".to_owned()][..]));
+        let ports = container.ports.as_ref().unwrap();
+        assert_eq!(ports[1].host_port, Some(7882));
+        assert_eq!(ports[1].protocol.as_deref(), Some("UDP"));
+        let security = container.security_context.as_ref().unwrap();
+        assert_eq!(security.read_only_root_filesystem, Some(true));
+        assert_eq!(security.allow_privilege_escalation, Some(false));
+        assert_eq!(security.run_as_user, Some(65532));
+    }
+
+    #[test]
+    fn a_turn_pod_stays_on_the_pod_network() {
+        let mut pool = SfuPool::test();
+        pool.spec.exposure.mode = ExposureMode::Turn;
+        pool.spec.exposure.tcp_port = Some(7881);
+        let pod = sfu_pod(&pool, "main-abcde").unwrap();
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.host_network, None);
+        assert_eq!(
+            env_value(&pod, "CONVENE_SFU_ADVERTISED_ADDR").as_deref(),
+            Some("$(POD_IP):7882")
+        );
+        assert_eq!(env_value(&pod, "CONVENE_SFU_TCP_ADDR"), None);
+        assert!(
+            spec.containers[0]
+                .ports
+                .as_ref()
+                .unwrap()
+                .iter()
+                .all(|port| port.host_port.is_none())
+        );
+    }
+
+    #[test]
+    fn random_pod_names_belong_to_the_pool() {
+        for _ in 0..100 {
+            let name = random_pod_name("main");
+            assert!(crate::decisions::is_pool_pod_name("main", &name), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_observed_pod_reads_its_readiness_and_drain_annotations() {
+        let now = chrono::Utc::now();
+        let since = now - chrono::TimeDelta::seconds(90);
+        let pod = crate::fixtures::TestPod::ready("main-abcde", now)
+            .draining_since(since)
+            .manual_drain()
+            .pod();
+        let observed = observe_pod(&pod);
+        assert!(observed.ready && observed.manual_drain && !observed.terminating);
+        assert_eq!(observed.phase, PodPhase::Running);
+        assert_eq!(
+            observed.draining_since.map(|time| time.timestamp()),
+            Some(since.timestamp())
+        );
+        assert_eq!(
+            observed.ready_since.map(|time| time.timestamp()),
+            Some((now - chrono::TimeDelta::seconds(60)).timestamp())
+        );
+    }
+}
