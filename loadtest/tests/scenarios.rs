@@ -235,3 +235,50 @@ async fn compare_runs_both_stacks_and_reports_ratios() {
     assert_eq!(report.baseline.connections.opened, 20, "{summary}");
     assert!(report.ratios.memory_per_connection.is_some(), "{summary}");
 }
+
+#[tokio::test]
+async fn the_command_line_runs_chat_and_writes_its_report_and_plots() {
+    let dir = work_dir().unwrap();
+    let server = ConveneServer::serve(&convene_binary(), dir.path())
+        .await
+        .unwrap();
+    let json_path = dir.path().join("report.json");
+    let plots_dir = dir.path().join("plots");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_convene-loadtest"))
+        .args(["chat", "--target", &format!("convene={}", server.base_url)])
+        .args([
+            "--users",
+            "4",
+            "--conversations",
+            "2",
+            "--rate",
+            "8",
+            "--duration",
+            "2",
+        ])
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--plots")
+        .arg(&plots_dir)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("delivery latency"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert!(report["deliveries"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["gaps"], 0, "{report}");
+    assert!(plots_dir.join("chat-percentiles.png").is_file());
+
+    // A target elsewhere is refused without --allow-remote, before anything is sent.
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_convene-loadtest"))
+        .args(["chat", "--target", "convene=http://192.0.2.1:8080"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"));
+}
