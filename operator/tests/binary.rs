@@ -1,6 +1,8 @@
 //! The `convene-operator` binary: configuration refused before anything binds, the `crd`
 //! command, health endpoints that do not depend on Kubernetes or Redis, and SIGTERM.
 
+#![allow(clippy::unwrap_used)] // helpers of a test: a panic is the failure report
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
