@@ -12,7 +12,7 @@ use crate::crd::SfuPoolStatus;
 use crate::fixtures::{Scenario, TestPod, mock_client, record};
 use uuid::Uuid;
 
-fn context(client: Client, bus: Arc<InProcessBus>) -> Context {
+fn context(client: Client, bus: Arc<dyn Bus>) -> Context {
     let context = Context::new(client, bus, Arc::new(Metrics::new()), "test".to_owned());
     context.leading.store(true, Ordering::SeqCst);
     context
@@ -20,10 +20,10 @@ fn context(client: Client, bus: Arc<InProcessBus>) -> Context {
 
 /// Runs one reconcile of `pool` against `scenario`; fails the test when the requests are
 /// not exactly the scenario's. Returns the plan and the statuses written.
-async fn reconcile_against(
+async fn reconcile_against<B: Bus>(
     pool: &SfuPool,
     scenario: Scenario,
-    bus: &Arc<InProcessBus>,
+    bus: &Arc<B>,
     now: DateTime<Utc>,
 ) -> (Plan, Vec<SfuPoolStatus>) {
     let (client, verifier) = mock_client();
@@ -41,7 +41,7 @@ async fn reconcile_against(
     (plan, statuses)
 }
 
-async fn heartbeat(bus: &InProcessBus, name: &str, rooms: u64, now: DateTime<Utc>) -> Uuid {
+async fn heartbeat(bus: &dyn Bus, name: &str, rooms: u64, now: DateTime<Utc>) -> Uuid {
     let node = record(name, rooms, rooms * 4, now);
     bus.sfu_heartbeat(&node).await.unwrap();
     node.id
@@ -88,8 +88,8 @@ async fn creating_a_pool_creates_its_pods_and_writes_the_status() {
 async fn a_full_pool_scales_up_from_the_load_its_pods_report() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    heartbeat(&bus, "main-aaaaa", 18, now).await;
-    heartbeat(&bus, "main-bbbbb", 18, now).await;
+    heartbeat(bus.as_ref(), "main-aaaaa", 18, now).await;
+    heartbeat(bus.as_ref(), "main-bbbbb", 18, now).await;
     let pool = SfuPool::test()
         .with_replicas(2)
         .with_buffer(Some(5), None, None);
@@ -110,8 +110,8 @@ async fn a_full_pool_scales_up_from_the_load_its_pods_report() {
 async fn scale_down_drains_the_emptiest_pod_on_the_pod_and_in_the_bus() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    heartbeat(&bus, "main-aaaaa", 3, now).await;
-    heartbeat(&bus, "main-bbbbb", 0, now).await;
+    heartbeat(bus.as_ref(), "main-aaaaa", 3, now).await;
+    heartbeat(bus.as_ref(), "main-bbbbb", 0, now).await;
     let pool = SfuPool::test().with_replicas(1);
     let pods = vec![
         TestPod::ready("main-aaaaa", now).pod(),
@@ -130,7 +130,7 @@ async fn scale_down_drains_the_emptiest_pod_on_the_pod_and_in_the_bus() {
 async fn a_draining_pod_hosting_rooms_is_kept_until_its_deadline_and_deleted_after() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    heartbeat(&bus, "main-aaaaa", 1, now).await;
+    heartbeat(bus.as_ref(), "main-aaaaa", 1, now).await;
     let mut busy = record("main-bbbbb", 2, 8, now);
     busy.state = NodeState::Draining;
     bus.sfu_heartbeat(&busy).await.unwrap();
@@ -176,7 +176,7 @@ async fn a_draining_pod_hosting_rooms_is_kept_until_its_deadline_and_deleted_aft
 async fn an_empty_draining_pod_is_deleted_with_its_full_grace_period() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    heartbeat(&bus, "main-aaaaa", 1, now).await;
+    heartbeat(bus.as_ref(), "main-aaaaa", 1, now).await;
     let mut empty = record("main-bbbbb", 0, 0, now);
     empty.state = NodeState::Draining;
     bus.sfu_heartbeat(&empty).await.unwrap();
@@ -200,7 +200,7 @@ async fn an_empty_draining_pod_is_deleted_with_its_full_grace_period() {
 async fn a_failed_pod_is_replaced_and_its_room_claims_released_for_the_gateways() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    let live = heartbeat(&bus, "main-aaaaa", 0, now).await;
+    let live = heartbeat(bus.as_ref(), "main-aaaaa", 0, now).await;
     let mut crashed = record("main-bbbbb", 1, 4, now);
     crashed.heartbeat_at = now - TimeDelta::seconds(4);
     bus.sfu_heartbeat(&crashed).await.unwrap();
@@ -250,11 +250,76 @@ async fn a_failed_pod_is_replaced_and_its_room_claims_released_for_the_gateways(
     assert_eq!(replaced.id, live, "the room is placed again on a live node");
 }
 
+/// The same cleanup through the real Redis bus the pods and gateways share (under a key
+/// prefix of its own, so it cannot disturb anything else on that Redis).
+#[tokio::test]
+async fn a_failed_pods_room_claims_are_released_in_redis() {
+    let now = Utc::now();
+    let options = convene_bus::RedisBusOptions {
+        key_prefix: format!("convene-operator-test-{}:", Uuid::new_v4()),
+        ..convene_bus::RedisBusOptions::default()
+    };
+    let redis_url = std::env::var("CONVENE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let bus = Arc::new(convene_bus::RedisBus::connect_with(&redis_url, options).unwrap());
+    bus.ping()
+        .await
+        .expect("this test needs Redis (CONVENE_TEST_REDIS_URL)");
+    let live = heartbeat(bus.as_ref(), "main-aaaaa", 0, now).await;
+    let mut crashed = record("main-bbbbb", 1, 4, now);
+    crashed.heartbeat_at = now - TimeDelta::seconds(4);
+    bus.sfu_heartbeat(&crashed).await.unwrap();
+    let placed = bus
+        .sfu_claim_room(
+            "room-1",
+            PlacementPolicy::Distributed,
+            &[live],
+            now - TimeDelta::seconds(5),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(placed.id, crashed.id);
+
+    let pods = vec![
+        TestPod::ready("main-aaaaa", now).pod(),
+        TestPod::ready("main-bbbbb", now).failed().pod(),
+    ];
+    let scenario = Scenario::Delete {
+        pods,
+        forgotten: 1,
+        deleted: vec![("main-bbbbb".to_owned(), "PodFailed", Some(30))],
+        creates: 1,
+        status_patched: true,
+    };
+    reconcile_against(&SfuPool::test(), scenario, &bus, now).await;
+
+    let remaining: Vec<_> = bus
+        .sfu_all_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(node, _)| node.id)
+        .collect();
+    assert_eq!(remaining, [live]);
+    let replaced = bus
+        .sfu_claim_room("room-1", PlacementPolicy::Distributed, &[], now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(replaced.id, live);
+    assert_eq!(
+        bus.sfu_placement_policy().await.unwrap(),
+        Some(PlacementPolicy::Distributed)
+    );
+    bus.sfu_forget_node(live).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_ready_pod_that_stopped_heartbeating_is_replaced_and_forgotten() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    heartbeat(&bus, "main-aaaaa", 0, now).await;
+    heartbeat(bus.as_ref(), "main-aaaaa", 0, now).await;
     let mut silent = record("main-bbbbb", 3, 12, now);
     silent.heartbeat_at = now - TimeDelta::seconds(45);
     bus.sfu_heartbeat(&silent).await.unwrap();
@@ -277,7 +342,7 @@ async fn a_ready_pod_that_stopped_heartbeating_is_replaced_and_forgotten() {
 async fn the_drain_annotation_drains_a_pod_by_hand_and_removing_it_undrains() {
     let now = Utc::now();
     let bus = Arc::new(InProcessBus::new());
-    heartbeat(&bus, "main-aaaaa", 1, now).await;
+    heartbeat(bus.as_ref(), "main-aaaaa", 1, now).await;
     let mut hand_drained = record("main-bbbbb", 5, 20, now);
     bus.sfu_heartbeat(&hand_drained).await.unwrap();
     let pool = SfuPool::test();
