@@ -5,7 +5,8 @@
 //! replica takes it over only when it was not renewed for
 //! [`LeaderSettings::lease_duration`] (default 15 s). Every write carries the Lease's
 //! `resourceVersion`, so two replicas racing for an expired Lease cannot both win: the
-//! loser gets a 409 and stays a follower. A leader that cannot renew within the lease
+//! loser gets a 409 and stays a follower (a merge patch whose `metadata.resourceVersion` is a
+//! precondition). A leader that cannot renew within the lease
 //! duration steps down on its own ([`LeaderElector::run`] returns), before anyone else can
 //! take over, so two leaders never overlap as long as clocks agree to within
 //! `lease_duration - renew_period`.
@@ -17,8 +18,9 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -123,8 +125,8 @@ impl LeaderElector {
                 };
                 self.api.create(&PostParams::default(), &lease).await
             }
-            (action, Some(mut lease)) => {
-                let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+            (action, Some(lease)) => {
+                let mut spec = lease.spec.unwrap_or_default();
                 if action == LeaseAction::TakeOver {
                     spec.holder_identity = Some(self.settings.identity.clone());
                     spec.acquire_time = Some(MicroTime(now));
@@ -132,10 +134,18 @@ impl LeaderElector {
                 }
                 spec.lease_duration_seconds = Some(duration_seconds);
                 spec.renew_time = Some(MicroTime(now));
-                // `replace` sends the resourceVersion we read: a concurrent writer wins, we
-                // get a 409.
+                // The resourceVersion we read is a precondition of the patch: if another
+                // replica wrote the Lease since, we get a 409 instead of overwriting it.
+                let patch = json!({
+                    "metadata": {"resourceVersion": lease.metadata.resource_version},
+                    "spec": spec,
+                });
                 self.api
-                    .replace(&self.settings.lease_name, &PostParams::default(), &lease)
+                    .patch(
+                        &self.settings.lease_name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
                     .await
             }
         };
@@ -191,19 +201,27 @@ impl LeaderElector {
     /// Gives the Lease up at a clean shutdown so the other replica takes over at once
     /// instead of after the lease duration.
     pub async fn release(&self) {
-        let Ok(Some(mut lease)) = self.api.get_opt(&self.settings.lease_name).await else {
+        let Ok(Some(lease)) = self.api.get_opt(&self.settings.lease_name).await else {
             return;
         };
-        let Some(spec) = lease.spec.as_mut() else {
-            return;
-        };
-        if spec.holder_identity.as_deref() != Some(self.settings.identity.as_str()) {
+        let holder = lease
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.holder_identity.as_deref());
+        if holder != Some(self.settings.identity.as_str()) {
             return;
         }
-        spec.holder_identity = None;
+        let patch = json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": {"holderIdentity": null},
+        });
         if let Err(error) = self
             .api
-            .replace(&self.settings.lease_name, &PostParams::default(), &lease)
+            .patch(
+                &self.settings.lease_name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
         {
             tracing::warn!(%error, "releasing the lease failed");
@@ -258,5 +276,110 @@ mod tests {
             lease_action(Some(&released), "a", now),
             LeaseAction::TakeOver
         );
+    }
+
+    /// The Lease traffic of one round against the mock apiserver: the GET's answer, then the
+    /// write expected (method) and its answer's status code.
+    async fn round(
+        lease: Option<Lease>,
+        expected_write: Option<(http::Method, u16)>,
+    ) -> (Result<bool, kube::Error>, Option<serde_json::Value>) {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "convene");
+        let elector = LeaderElector::new(
+            client,
+            "convene",
+            LeaderSettings {
+                lease_name: "convene-operator".to_owned(),
+                identity: "a".to_owned(),
+                lease_duration: Duration::from_secs(15),
+                renew_period: Duration::from_secs(5),
+            },
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(Metrics::new()),
+        );
+        let server = tokio::spawn(async move {
+            let (request, send) = handle.next_request().await.unwrap();
+            assert_eq!(request.method(), http::Method::GET);
+            assert!(request.uri().path().ends_with(
+                "/apis/coordination.k8s.io/v1/namespaces/convene/leases/convene-operator"
+            ));
+            let response = match &lease {
+                Some(lease) => Response::builder()
+                    .body(Body::from(serde_json::to_vec(lease).unwrap()))
+                    .unwrap(),
+                None => Response::builder()
+                    .status(404)
+                    .body(Body::from(
+                        br#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404,"message":"not found"}"#.to_vec(),
+                    ))
+                    .unwrap(),
+            };
+            send.send_response(response);
+            let (method, status) = expected_write?;
+            let (request, send) = handle.next_request().await.unwrap();
+            assert_eq!(request.method(), method);
+            let body: serde_json::Value =
+                serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap())
+                    .unwrap();
+            let response = if status == 409 {
+                Response::builder().status(409).body(Body::from(
+                    br#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Conflict","code":409,"message":"the object has been modified"}"#.to_vec(),
+                ))
+            } else {
+                let mut written: Lease = lease.clone().unwrap_or_default();
+                written.metadata.name = Some("convene-operator".to_owned());
+                Response::builder().body(Body::from(serde_json::to_vec(&written).unwrap()))
+            };
+            send.send_response(response.unwrap());
+            Some(body)
+        });
+        let result = elector.try_acquire_or_renew().await;
+        (result, server.await.unwrap())
+    }
+
+    fn lease(spec: LeaseSpec) -> Lease {
+        Lease {
+            metadata: ObjectMeta {
+                name: Some("convene-operator".to_owned()),
+                resource_version: Some("42".to_owned()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(spec),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_lease_is_created_held_by_us() {
+        let (result, written) = round(None, Some((http::Method::POST, 201))).await;
+        assert!(result.unwrap());
+        let written = written.unwrap();
+        assert_eq!(written["spec"]["holderIdentity"], "a");
+        assert_eq!(written["spec"]["leaseDurationSeconds"], 15);
+    }
+
+    #[tokio::test]
+    async fn a_fresh_lease_of_another_replica_is_left_alone() {
+        let (result, written) = round(Some(lease(held_by("b", 3, Timestamp::now()))), None).await;
+        assert!(!result.unwrap());
+        assert!(written.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_taken_over_on_the_version_we_read() {
+        let expired = lease(held_by("b", 60, Timestamp::now()));
+        let (result, written) =
+            round(Some(expired.clone()), Some((http::Method::PATCH, 200))).await;
+        assert!(result.unwrap());
+        let written = written.unwrap();
+        assert_eq!(written["metadata"]["resourceVersion"], "42");
+        assert_eq!(written["spec"]["holderIdentity"], "a");
+        assert_eq!(written["spec"]["leaseTransitions"], 1);
+
+        // Another replica wrote it first: 409, and we stay a follower.
+        let (result, _) = round(Some(expired), Some((http::Method::PATCH, 409))).await;
+        assert!(!result.unwrap());
     }
 }
