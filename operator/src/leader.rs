@@ -94,11 +94,21 @@ impl LeaderElector {
         }
     }
 
+    /// The Lease, or `None` when there is none (by the 404 code: some servers word the
+    /// reason differently from the apiserver's `NotFound`).
+    async fn read_lease(&self) -> Result<Option<Lease>, kube::Error> {
+        match self.api.get(&self.settings.lease_name).await {
+            Ok(lease) => Ok(Some(lease)),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// One round: read the Lease and create, renew or take it over when we may. Returns
     /// whether we hold it afterwards.
     pub async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
         let now = Timestamp::now();
-        let existing = self.api.get_opt(&self.settings.lease_name).await?;
+        let existing = self.read_lease().await?;
         let action = lease_action(
             existing.as_ref().and_then(|lease| lease.spec.as_ref()),
             &self.settings.identity,
@@ -201,7 +211,7 @@ impl LeaderElector {
     /// Gives the Lease up at a clean shutdown so the other replica takes over at once
     /// instead of after the lease duration.
     pub async fn release(&self) {
-        let Ok(Some(lease)) = self.api.get_opt(&self.settings.lease_name).await else {
+        let Ok(Some(lease)) = self.read_lease().await else {
             return;
         };
         let holder = lease

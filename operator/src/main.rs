@@ -87,7 +87,9 @@ fn main() -> ExitCode {
 fn init_tracing(config: &Config) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .context("CONVENE_OPERATOR_LOG is not a valid tracing filter")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let result = if config.log_json {
         builder
             .json()

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The real `convene-operator` binary over HTTP against kmock's in-memory Kubernetes emulator
+and a throwaway Redis: the Controller's watches, the Lease, pod creation, status, events,
+scale-down and SIGTERM.
+
+kmock is a fake, not a cluster: it does not validate against the CRD, ignores label
+selectors, runs no kubelet (pods never start; this script plays the kubelet by patching
+their status) and does not check resourceVersion preconditions. A pass says the operator's
+wiring talks plain Kubernetes HTTP end to end; it says nothing about a real apiserver.
+
+    python3 -m venv /tmp/kmock-venv && /tmp/kmock-venv/bin/pip install kmock==0.8
+    cargo build -p convene-operator
+    /tmp/kmock-venv/bin/python operator/tests/kmock_smoke.py [path/to/convene-operator]
+"""
+
+import asyncio
+import datetime
+import itertools
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import kmock
+
+NAMESPACE = "convene"
+POOLS = "convene.dev/v1alpha1/sfupools"
+PODS = "v1/pods"
+LEASES = "coordination.k8s.io/v1/leases"
+EVENTS = "events.k8s.io/v1/events"
+
+
+class Emulator(kmock.KubernetesEmulator):
+    """Gives stored objects what a real apiserver would: uid, resourceVersion, generation,
+    creationTimestamp (kube's watcher and owner references need them)."""
+
+    _versions = itertools.count(1)
+
+    async def _handle(self, request):
+        data = request.data if isinstance(request.data, dict) else None
+        if data is not None and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
+            meta = data.setdefault("metadata", {})
+            meta["resourceVersion"] = str(next(self._versions))
+            if request.action == kmock.action.CREATE:
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta.setdefault("generation", 1)
+                meta.setdefault("creationTimestamp", now())
+        return await super()._handle(request)
+
+
+def now():
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def live(emulator, resource):
+    found = []
+    for key in list(emulator.objects):
+        if str(key[0]) != str(kmock.resource(resource)):
+            continue
+        obj = emulator.objects[key]
+        if not obj.deleted:
+            found.append(obj.raw)
+    return found
+
+
+async def wait_for(what, check, timeout=30.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def main(binary):
+    redis_port = free_port()
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="convene-operator-kmock-"))
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    operator = None
+    try:
+        async with Emulator() as emulator, kmock.Server(emulator) as server:
+            for resource in (POOLS, PODS, LEASES, EVENTS):
+                emulator.resources[resource] = kmock.ResourceInfo(namespaced=True)
+            kubeconfig = workdir / "kubeconfig"
+            kubeconfig.write_text(json.dumps({
+                "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
+                "clusters": [{"name": "kmock", "cluster": {"server": str(server.url).rstrip("/")}}],
+                "users": [{"name": "kmock", "user": {"token": "kmock"}}],
+                "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": NAMESPACE}}],
+            }))
+            http_port = free_port()
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": str(workdir),
+                "KUBECONFIG": str(kubeconfig),
+                "POD_NAMESPACE": NAMESPACE,
+                "POD_NAME": "convene-operator-0",
+                "CONVENE_REDIS_URL": f"redis://127.0.0.1:{redis_port}",
+                "CONVENE_OPERATOR_HTTP_ADDR": f"127.0.0.1:{http_port}",
+                "CONVENE_OPERATOR_REQUEUE_SECONDS": "1",
+                "CONVENE_OPERATOR_LOG_FORMAT": "text",
+                "CONVENE_OPERATOR_LOG": "info,kube=warn",
+            }
+            log = open(workdir / "operator.log", "w")
+            operator = subprocess.Popen([binary], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+            async with server.client.post(f"/apis/convene.dev/v1alpha1/namespaces/{NAMESPACE}/sfupools", json={
+                "apiVersion": "convene.dev/v1alpha1", "kind": "SfuPool",
+                "metadata": {"name": "main", "namespace": NAMESPACE},
+                "spec": {"replicas": 2, "minReplicas": 1, "maxReplicas": 10, "drainDeadlineSeconds": 3600,
+                         "capacity": {"rooms": 20, "participants": 200},
+                         "template": {"image": "ghcr.io/convene-dev/convene:0.1.0",
+                                      "envFrom": [{"secretRef": {"name": "convene-sfu"}}]}},
+            }) as response:
+                assert response.status < 300, await response.text()
+
+            lease = await wait_for("the Lease", lambda: live(emulator, LEASES))
+            assert lease[0]["spec"]["holderIdentity"] == "convene-operator-0", lease
+            print("lease held by", lease[0]["spec"]["holderIdentity"])
+
+            pods = await wait_for("2 pods", lambda: (p := live(emulator, PODS)) and len(p) == 2 and p)
+            for pod in pods:
+                assert pod["metadata"]["labels"]["convene.dev/sfupool"] == "main"
+                assert pod["metadata"]["ownerReferences"][0]["kind"] == "SfuPool"
+                assert pod["spec"]["containers"][0]["args"] == ["sfu"]
+            print("pods created:", sorted(p["metadata"]["name"] for p in pods))
+
+            def pool():
+                return live(emulator, POOLS)[0]
+            status = await wait_for("a status with 2 replicas",
+                                    lambda: (pool().get("status") or {}).get("replicas") == 2 and pool()["status"])
+            assert status["selector"] == "convene.dev/sfupool=main", status
+            assert {c["type"] for c in status["conditions"]} == {"Ready", "ScalingLimited", "Degraded"}
+            print("status:", {k: status[k] for k in ("replicas", "readyReplicas", "utilization")},
+                  [(c["type"], c["status"], c["reason"]) for c in status["conditions"]])
+
+            events = await wait_for("a ScalingUp event",
+                                    lambda: [e for e in live(emulator, EVENTS) if e.get("reason") == "ScalingUp"])
+            print("event:", events[0]["reason"], "-", events[0]["note"])
+
+            # Play the kubelet: both pods run and are ready.
+            for pod in pods:
+                name = pod["metadata"]["name"]
+                async with server.client.patch(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", json={"status": {
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}],
+                }}, headers={"content-type": "application/merge-patch+json"}) as response:
+                    assert response.status < 300, await response.text()
+            await wait_for("2 ready replicas", lambda: (pool().get("status") or {}).get("readyReplicas") == 2)
+
+            # Scale down: one pod is drained and, hosting nothing, deleted.
+            async with server.client.patch(f"/apis/convene.dev/v1alpha1/namespaces/{NAMESPACE}/sfupools/main",
+                                           json={"spec": {"replicas": 1}},
+                                           headers={"content-type": "application/merge-patch+json"}) as response:
+                assert response.status < 300, await response.text()
+            remaining = await wait_for("1 pod left", lambda: (p := live(emulator, PODS)) and len(p) == 1 and p)
+            reasons = [e.get("reason") for e in live(emulator, EVENTS)]
+            assert "ScalingDown" in reasons and "Drained" in reasons, reasons
+            print("scaled down to", remaining[0]["metadata"]["name"], "events:", sorted(set(reasons)))
+
+            # A pod fails: it is replaced.
+            failed = remaining[0]["metadata"]["name"]
+            async with server.client.patch(f"/api/v1/namespaces/{NAMESPACE}/pods/{failed}",
+                                           json={"status": {"phase": "Failed", "reason": "Evicted"}},
+                                           headers={"content-type": "application/merge-patch+json"}) as response:
+                assert response.status < 300, await response.text()
+            replaced = await wait_for("a replacement", lambda: [
+                p for p in live(emulator, PODS) if p["metadata"]["name"] != failed])
+            print("failed pod", failed, "replaced by", replaced[0]["metadata"]["name"])
+
+            operator.send_signal(signal.SIGTERM)
+            code = await asyncio.get_running_loop().run_in_executor(None, lambda: operator.wait(timeout=20))
+            assert code == 0, f"exit code {code}"
+            lease = live(emulator, LEASES)[0]
+            assert not lease["spec"].get("holderIdentity"), lease
+            print("SIGTERM: exit 0, lease released")
+            print(f"PASS (log: {workdir / 'operator.log'})")
+    finally:
+        if operator is not None and operator.poll() is None:
+            operator.kill()
+            operator.wait()
+        redis.terminate()
+        redis.wait()
+
+
+if __name__ == "__main__":
+    default = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "debug" / "convene-operator"
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else str(default)))
