@@ -293,7 +293,7 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
     }
 
     ctx.metrics.observe_pool(&pool_name, &plan.status);
-    if decisions::status_changed(pool.status.as_ref(), &plan.status) {
+    if crate::status::status_changed(pool.status.as_ref(), &plan.status) {
         let patch = json!({"status": plan.status});
         pools_api
             .patch_status(&pool_name, &PatchParams::default(), &Patch::Merge(&patch))

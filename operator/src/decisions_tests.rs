@@ -4,8 +4,10 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
+use crate::crd::Condition;
 use crate::crd::SfuPool;
 use crate::fixtures::{TestPod, node};
+use crate::status::status_changed;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 5, 17, 0, 0)

@@ -14,6 +14,7 @@ pub mod decisions;
 pub mod leader;
 pub mod metrics;
 pub mod pods;
+pub mod status;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,0 +1,173 @@
+//! The status a plan writes: counts, load, utilisation, the per-pod summary and the
+//! conditions, from the pods as observed. Pure, like the rest of the decisions.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use convene_bus::registry::NODE_TTL;
+
+use crate::crd::{Condition, PodSummary, SfuPoolSpec, SfuPoolStatus};
+use crate::decisions::{DeleteReason, NodeReport, ObservedPod, Plan, PodPhase};
+
+#[allow(clippy::too_many_arguments)] // the plan's inputs, passed on as they are
+pub(crate) fn pool_status<'a>(
+    pool_name: &str,
+    generation: Option<i64>,
+    spec: &SfuPoolSpec,
+    previous_status: Option<&SfuPoolStatus>,
+    sorted_pods: &[&ObservedPod],
+    plan: &Plan,
+    live_report: &dyn Fn(&str) -> Option<&'a NodeReport>,
+    now: DateTime<Utc>,
+) -> SfuPoolStatus {
+    let existing: Vec<&ObservedPod> = sorted_pods
+        .iter()
+        .copied()
+        .filter(|pod| !pod.terminating)
+        .collect();
+    let is_draining = |pod: &ObservedPod| pod.manual_drain || pod.draining_since.is_some();
+    let summaries: Vec<PodSummary> = existing
+        .iter()
+        .map(|pod| {
+            let report = live_report(&pod.name);
+            PodSummary {
+                name: pod.name.clone(),
+                phase: pod.phase.as_str().to_owned(),
+                ready: pod.ready,
+                draining: is_draining(pod),
+                rooms: report.map_or(0, |node| to_i64(node.rooms)),
+                participants: report.map_or(0, |node| to_i64(node.participants)),
+                node_id: report.map(|node| node.node_id.to_string()),
+                heartbeat_age_seconds: report.map(|node| (now - node.heartbeat_at).num_seconds()),
+            }
+        })
+        .collect();
+    let ready_pods: Vec<&PodSummary> = summaries.iter().filter(|pod| pod.ready).collect();
+    let ready_rooms: i64 = ready_pods.iter().map(|pod| pod.rooms).sum();
+    let ready_participants: i64 = ready_pods.iter().map(|pod| pod.participants).sum();
+    let n_ready = i64::try_from(ready_pods.len()).unwrap_or(i64::MAX);
+    let utilization_percent = if n_ready == 0 {
+        0
+    } else {
+        let rooms_percent = ready_rooms * 100 / (n_ready * spec.capacity.rooms.max(1));
+        let participants_percent =
+            ready_participants * 100 / (n_ready * spec.capacity.participants.max(1));
+        rooms_percent.max(participants_percent)
+    };
+    let serving_ready = existing
+        .iter()
+        .filter(|pod| pod.ready && !is_draining(pod) && pod.phase == PodPhase::Running)
+        .count();
+    let serving_ready = u32::try_from(serving_ready).unwrap_or(u32::MAX);
+
+    let previous_conditions = previous_status.map_or(&[][..], |status| &status.conditions[..]);
+    let condition = |type_: &str, is_true: bool, reason: &str, message: String| {
+        let status = if is_true { "True" } else { "False" };
+        let last_transition_time = previous_conditions
+            .iter()
+            .find(|previous| previous.type_ == type_ && previous.status == status)
+            .map(|previous| previous.last_transition_time.clone())
+            .unwrap_or_else(|| now.to_rfc3339_opts(SecondsFormat::Secs, true));
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            last_transition_time,
+            observed_generation: generation,
+        }
+    };
+    let ready = if serving_ready >= plan.desired_replicas {
+        condition(
+            "Ready",
+            true,
+            "PodsReady",
+            format!("{serving_ready} of {} pods ready", plan.desired_replicas),
+        )
+    } else {
+        condition(
+            "Ready",
+            false,
+            "PodsNotReady",
+            format!("{serving_ready} of {} pods ready", plan.desired_replicas),
+        )
+    };
+    let scaling_limited = match plan.limited_by_max_replicas {
+        Some(wanted) => condition(
+            "ScalingLimited",
+            true,
+            "MaxReplicas",
+            format!(
+                "the load and buffer need {wanted} pods; maxReplicas is {}",
+                spec.max_replicas
+            ),
+        ),
+        None => condition(
+            "ScalingLimited",
+            false,
+            "WithinLimits",
+            format!("{} pods wanted", plan.desired_replicas),
+        ),
+    };
+    let broken: Vec<String> = plan
+        .delete
+        .iter()
+        .filter(|deletion| {
+            matches!(
+                deletion.reason,
+                DeleteReason::Failed | DeleteReason::NoHeartbeat
+            )
+        })
+        .map(|deletion| format!("{} ({})", deletion.pod, deletion.reason.as_str()))
+        .collect();
+    let degraded = if broken.is_empty() {
+        condition(
+            "Degraded",
+            false,
+            "Healthy",
+            "no failed or silent pods".to_owned(),
+        )
+    } else {
+        condition(
+            "Degraded",
+            true,
+            "PodsReplaced",
+            format!("replacing {}", broken.join(", ")),
+        )
+    };
+
+    SfuPoolStatus {
+        observed_generation: generation,
+        replicas: i32::try_from(existing.len()).unwrap_or(i32::MAX),
+        ready_replicas: i32::try_from(ready_pods.len()).unwrap_or(i32::MAX),
+        draining_replicas: i32::try_from(existing.iter().filter(|pod| is_draining(pod)).count())
+            .unwrap_or(i32::MAX),
+        rooms: summaries.iter().map(|pod| pod.rooms).sum(),
+        participants: summaries.iter().map(|pod| pod.participants).sum(),
+        utilization: format!("{utilization_percent}%"),
+        selector: format!("{}={pool_name}", crate::crd::POOL_LABEL),
+        pods: summaries,
+        conditions: vec![ready, scaling_limited, degraded],
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Whether `new` differs from `old` in anything but the heartbeat ages of live nodes (which
+/// change every second and would otherwise patch the status on every reconcile).
+pub fn status_changed(old: Option<&SfuPoolStatus>, new: &SfuPoolStatus) -> bool {
+    let Some(old) = old else { return true };
+    let normalise = |status: &SfuPoolStatus| {
+        let mut status = status.clone();
+        for pod in &mut status.pods {
+            if pod
+                .heartbeat_age_seconds
+                .is_some_and(|age| age < NODE_TTL.num_seconds())
+            {
+                pod.heartbeat_age_seconds = Some(0);
+            }
+        }
+        status
+    };
+    normalise(old) != normalise(new)
+}
