@@ -229,7 +229,8 @@ struct ApiArgs {
 
 #[derive(Debug, Args)]
 struct StackArgs {
-    /// The `convene` binary (else $CONVENE_BIN, else target/release/convene).
+    /// The `convene` binary (else $CONVENE_BIN, else `convene` next to this executable, else
+    /// target/release/convene).
     #[arg(long)]
     convene_bin: Option<PathBuf>,
     /// The Postgres server fresh databases are created on (no database name).
@@ -263,7 +264,9 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOADTEST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // webrtc-rs's ICE agent warns about every connection it starts before the
+                // answer arrives, which is how every headless participant starts.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rtc_ice=error")),
         )
         .with_writer(std::io::stderr)
         .init();

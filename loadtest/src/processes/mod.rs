@@ -273,23 +273,38 @@ async fn psql(admin_url: &str, sql: &str) -> Result<()> {
 }
 
 /// Where the `convene` binary is: `explicit` (`--convene-bin`), else `$CONVENE_BIN`, else
+/// next to this executable (`cargo run -p convene-loadtest --release` builds into the same
+/// target directory as `cargo build --release -p convene-server`), else
 /// `target/release/convene` of the working directory.
 pub fn locate_convene(explicit: Option<&Path>) -> Result<PathBuf> {
-    let candidate = explicit
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("convene")));
+    let candidates: Vec<PathBuf> = match explicit
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("CONVENE_BIN").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("target/release/convene"));
-    if candidate.is_file() {
-        Ok(candidate)
-    } else {
-        Err(Error::NotReady {
+    {
+        Some(chosen) => vec![chosen],
+        None => sibling
+            .into_iter()
+            .chain([PathBuf::from("target/release/convene")])
+            .collect(),
+    };
+    candidates
+        .iter()
+        .find(|candidate| candidate.is_file())
+        .cloned()
+        .ok_or_else(|| Error::NotReady {
             what: "the convene binary".to_owned(),
             detail: format!(
-                "{} does not exist: build it (cargo build --release -p convene-server) or pass --convene-bin / set CONVENE_BIN",
-                candidate.display()
+                "none of {} exists: build it (cargo build --release -p convene-server) or pass --convene-bin / set CONVENE_BIN",
+                candidates
+                    .iter()
+                    .map(|candidate| candidate.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
-    }
 }
 
 /// Settings every `convene` process the tool starts gets: limits high enough that the load
