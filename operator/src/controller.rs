@@ -250,7 +250,9 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
     for (pod, drain) in &plan.bus_drain_requests {
         let already_requested =
             plan.undrain.contains(pod) || plan.start_drain.iter().any(|start| &start.pod == pod);
-        if already_requested {
+        // The node reads a request at its next heartbeat (every 2 s); until then its record
+        // disagrees while the bus already holds the request: nothing to send or announce.
+        if already_requested || ctx.bus.sfu_drain_requested(pod).await? == *drain {
             continue;
         }
         ctx.bus.sfu_request_drain(pod, *drain).await?;

@@ -356,6 +356,15 @@ async fn the_drain_annotation_drains_a_pod_by_hand_and_removing_it_undrains() {
     };
     let (_, statuses) = reconcile_against(&pool, scenario, &bus, now).await;
     assert!(bus.sfu_drain_requested("main-bbbbb").await.unwrap());
+    // Until the node reads it, the next reconciles neither repeat it nor announce it again.
+    let scenario = Scenario::CreatePods {
+        pods: vec![
+            TestPod::ready("main-aaaaa", now).pod(),
+            TestPod::ready("main-bbbbb", now).manual_drain().pod(),
+        ],
+        creates: 1,
+    };
+    reconcile_against(&pool, scenario, &bus, now).await;
     let summary = statuses[0]
         .pods
         .iter()

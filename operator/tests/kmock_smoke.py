@@ -3,6 +3,11 @@
 and a throwaway Redis: the Controller's watches, the Lease, pod creation, status, events,
 scale-down and SIGTERM.
 
+With a `convene` binary as the second argument, a second pool's pods are played by real
+`convene sfu` processes (the kubelet's part, by hand): the operator drains one through the
+bus and deletes it once the node reports draining, and replaces one whose process was
+killed once its heartbeat is older than the grace, releasing its node in the bus.
+
 kmock is a fake, not a cluster: it does not validate against the CRD, ignores label
 selectors, runs no kubelet (pods never start; this script plays the kubelet by patching
 their status) and does not check resourceVersion preconditions. A pass says the operator's
@@ -10,7 +15,7 @@ wiring talks plain Kubernetes HTTP end to end; it says nothing about a real apis
 
     python3 -m venv /tmp/kmock-venv && /tmp/kmock-venv/bin/pip install kmock==0.8
     cargo build -p convene-operator
-    /tmp/kmock-venv/bin/python operator/tests/kmock_smoke.py [path/to/convene-operator]
+    /tmp/kmock-venv/bin/python operator/tests/kmock_smoke.py [convene-operator [convene]]
 """
 
 import asyncio
@@ -85,7 +90,103 @@ async def wait_for(what, check, timeout=30.0):
         await asyncio.sleep(0.2)
 
 
-async def main(binary):
+async def patch(server, path, body):
+    async with server.client.patch(path, json=body,
+                                   headers={"content-type": "application/merge-patch+json"}) as response:
+        assert response.status < 300, await response.text()
+
+
+async def play_kubelet_ready(server, name):
+    await patch(server, f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", {"status": {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}],
+    }})
+
+
+def start_sfu(convene, pod_name, redis_port, workdir):
+    """`convene sfu` as the pod `pod_name` would run it (the operator's env, on loopback)."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CONVENE_REDIS_URL": f"redis://127.0.0.1:{redis_port}",
+        "CONVENE_SFU_NODE_NAME": pod_name,
+        "CONVENE_SFU_CONTROL_SECRET": "control-secret-0123456789",
+        "CONVENE_SFU_CONTROL_ADDR": f"127.0.0.1:{free_port()}",
+        "CONVENE_SFU_UDP_ADDR": "127.0.0.1:0",
+        "CONVENE_SFU_MAX_ROOMS": "20",
+        "CONVENE_SFU_MAX_PARTICIPANTS": "200",
+        "CONVENE_SFU_DRAIN_TIMEOUT_SECONDS": "60",
+        "CONVENE_DATA_DIR": str(workdir / f"data-{pod_name}"),
+        "CONVENE_LOG_FORMAT": "json",
+    }
+    log = open(workdir / f"sfu-{pod_name}.log", "w")
+    return subprocess.Popen([convene, "sfu"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def sfu_phase(emulator, server, convene, redis_port, workdir):
+    def media_pool():
+        return [p for p in live(emulator, POOLS) if p["metadata"]["name"] == "media"][0]
+
+    def media_pods():
+        return [p for p in live(emulator, PODS) if p["metadata"]["labels"]["convene.dev/sfupool"] == "media"]
+
+    def summary(name):
+        pods = (media_pool().get("status") or {}).get("pods") or []
+        return next((p for p in pods if p["name"] == name), None)
+
+    async with server.client.post(f"/apis/convene.dev/v1alpha1/namespaces/{NAMESPACE}/sfupools", json={
+        "apiVersion": "convene.dev/v1alpha1", "kind": "SfuPool",
+        "metadata": {"name": "media", "namespace": NAMESPACE},
+        "spec": {"replicas": 2, "minReplicas": 0, "maxReplicas": 4,
+                 "capacity": {"rooms": 20, "participants": 200},
+                 "template": {"image": "ghcr.io/convene-dev/convene:0.1.0"}},
+    }) as response:
+        assert response.status < 300, await response.text()
+    pods = await wait_for("2 media pods", lambda: (p := media_pods()) and len(p) == 2 and p)
+    names = sorted(p["metadata"]["name"] for p in pods)
+    processes = {name: start_sfu(convene, name, redis_port, workdir) for name in names}
+    try:
+        for name in names:
+            await play_kubelet_ready(server, name)
+        for name in names:
+            await wait_for(f"{name}'s node in the status", lambda: (s := summary(name)) and s.get("nodeId"))
+        print("real SFU nodes registered:", {n: summary(n)["nodeId"] for n in names})
+
+        # Scale to 1: the emptier is drained through the bus; the real node reports draining,
+        # and only then is its pod deleted.
+        scaled_at = asyncio.get_running_loop().time()
+        await patch(server, f"/apis/convene.dev/v1alpha1/namespaces/{NAMESPACE}/sfupools/media",
+                    {"spec": {"replicas": 1}})
+        survivors = await wait_for("one media pod left", lambda: (p := media_pods()) and len(p) == 1 and p)
+        survivor = survivors[0]["metadata"]["name"]
+        drained = [n for n in names if n != survivor][0]
+        log = (workdir / "operator.log").read_text()
+        assert f"deleted pod {drained} (Drained, 0 rooms)" in log, log
+        sfu_log = (workdir / f"sfu-{drained}.log").read_text()
+        assert "drain requested" in sfu_log, sfu_log
+        print(f"drained {drained}: its node followed the drain request, then the pod was deleted "
+              f"({asyncio.get_running_loop().time() - scaled_at:.1f} s after the scale-down)")
+        processes.pop(drained).terminate()
+
+        # The survivor's process dies without a word: after the grace its pod is replaced
+        # and its node forgotten.
+        killed_at = asyncio.get_running_loop().time()
+        processes[survivor].kill()
+        processes[survivor].wait()
+        replacement = await wait_for("a replacement for the silent pod", lambda: [
+            p for p in media_pods() if p["metadata"]["name"] not in names])
+        log = (workdir / "operator.log").read_text()
+        assert f"deleted pod {survivor} (NoHeartbeat" in log, log
+        assert "NodeForgotten" in log or "stopped heartbeating" in log, log
+        print(f"killed {survivor}'s node: pod replaced by {replacement[0]['metadata']['name']}, node forgotten "
+              f"({asyncio.get_running_loop().time() - killed_at:.1f} s after the kill, grace 8 s)")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+async def main(binary, convene=None):
     redis_port = free_port()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="convene-operator-kmock-"))
     redis = subprocess.Popen(
@@ -115,6 +216,7 @@ async def main(binary):
                 "CONVENE_REDIS_URL": f"redis://127.0.0.1:{redis_port}",
                 "CONVENE_OPERATOR_HTTP_ADDR": f"127.0.0.1:{http_port}",
                 "CONVENE_OPERATOR_REQUEUE_SECONDS": "1",
+                "CONVENE_OPERATOR_HEARTBEAT_GRACE_SECONDS": "8",
                 "CONVENE_OPERATOR_LOG_FORMAT": "text",
                 "CONVENE_OPERATOR_LOG": "info,kube=warn",
             }
@@ -185,6 +287,9 @@ async def main(binary):
                 p for p in live(emulator, PODS) if p["metadata"]["name"] != failed])
             print("failed pod", failed, "replaced by", replaced[0]["metadata"]["name"])
 
+            if convene is not None:
+                await sfu_phase(emulator, server, convene, redis_port, workdir)
+
             operator.send_signal(signal.SIGTERM)
             code = await asyncio.get_running_loop().run_in_executor(None, lambda: operator.wait(timeout=20))
             assert code == 0, f"exit code {code}"
@@ -202,4 +307,5 @@ async def main(binary):
 
 if __name__ == "__main__":
     default = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "debug" / "convene-operator"
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else str(default)))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else str(default),
+                     sys.argv[2] if len(sys.argv) > 2 else None))
