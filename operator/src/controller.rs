@@ -86,6 +86,11 @@ pub async fn reconcile(pool: Arc<SfuPool>, ctx: Arc<Context>) -> Result<Action> 
     if !ctx.leading.load(Ordering::SeqCst) {
         return Ok(Action::requeue(ctx.requeue_interval));
     }
+    if pool.metadata.deletion_timestamp.is_some() {
+        // Being deleted (foreground): the garbage collector removes its pods; creating
+        // replacements would fight it.
+        return Ok(Action::await_change());
+    }
     let started = Instant::now();
     let result = reconcile_pool(&pool, &ctx, Utc::now()).await;
     ctx.metrics.reconciled(started.elapsed());

@@ -416,6 +416,19 @@ async fn a_replica_that_does_not_lead_reconciles_nothing() {
 }
 
 #[tokio::test]
+async fn a_pool_being_deleted_is_left_to_the_garbage_collector() {
+    let (client, verifier) = mock_client();
+    drop(verifier);
+    let context = Arc::new(context(client, Arc::new(InProcessBus::new())));
+    let mut pool = SfuPool::test();
+    pool.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    let action = reconcile(Arc::new(pool), context).await.unwrap();
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
 async fn a_failed_reconcile_is_counted_under_its_error_label_and_retried() {
     let bus = Arc::new(InProcessBus::new());
     let (client, verifier) = mock_client();
