@@ -250,21 +250,69 @@ async fn a_failed_pod_is_replaced_and_its_room_claims_released_for_the_gateways(
     assert_eq!(replaced.id, live, "the room is placed again on a live node");
 }
 
-/// The same cleanup through the real Redis bus the pods and gateways share (under a key
-/// prefix of its own, so it cannot disturb anything else on that Redis).
+/// A `redis-server` of the test's own on a free loopback port, stopped when dropped.
+struct ThrowawayRedis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl ThrowawayRedis {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("this test needs redis-server on the PATH");
+        // Connect only once it listens: the bus's reconnect backoff would outlast the test.
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same cleanup through the real Redis bus the pods and gateways share (a throwaway
+/// redis-server, so nothing is left behind on anyone's Redis).
 #[tokio::test]
 async fn a_failed_pods_room_claims_are_released_in_redis() {
     let now = Utc::now();
-    let options = convene_bus::RedisBusOptions {
-        key_prefix: format!("convene-operator-test-{}:", Uuid::new_v4()),
-        ..convene_bus::RedisBusOptions::default()
-    };
-    let redis_url = std::env::var("CONVENE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let bus = Arc::new(convene_bus::RedisBus::connect_with(&redis_url, options).unwrap());
-    bus.ping()
-        .await
-        .expect("this test needs Redis (CONVENE_TEST_REDIS_URL)");
+    let redis = ThrowawayRedis::start();
+    let bus = Arc::new(
+        convene_bus::RedisBus::connect(&format!("redis://127.0.0.1:{}", redis.port)).unwrap(),
+    );
+    bus.ping().await.unwrap();
     let live = heartbeat(bus.as_ref(), "main-aaaaa", 0, now).await;
     let mut crashed = record("main-bbbbb", 1, 4, now);
     crashed.heartbeat_at = now - TimeDelta::seconds(4);
@@ -312,7 +360,7 @@ async fn a_failed_pods_room_claims_are_released_in_redis() {
         bus.sfu_placement_policy().await.unwrap(),
         Some(PlacementPolicy::Distributed)
     );
-    bus.sfu_forget_node(live).await.unwrap();
+    bus.close().await;
 }
 
 #[tokio::test]
