@@ -237,14 +237,16 @@ pub fn plan(
             *newest = node;
         }
     }
-    let live_report = |pod: &str| {
+    // A pod's load is its newest record's while that is recent enough to trust: a node that
+    // missed a few heartbeats (a Redis blip) still has its rooms, and must not look empty.
+    let recent_report = |pod: &str| {
         newest_report
             .get(pod)
             .copied()
-            .filter(|node| node.is_alive(now))
+            .filter(|node| now - node.heartbeat_at <= settings.heartbeat_grace)
     };
-    let rooms_of = |pod: &str| live_report(pod).map_or(0, |node| node.rooms);
-    let participants_of = |pod: &str| live_report(pod).map_or(0, |node| node.participants);
+    let rooms_of = |pod: &str| recent_report(pod).map_or(0, |node| node.rooms);
+    let participants_of = |pod: &str| recent_report(pod).map_or(0, |node| node.participants);
 
     let mut sorted_pods: Vec<&ObservedPod> = pods.iter().collect();
     sorted_pods.sort_by(|a, b| a.name.cmp(&b.name));
@@ -288,7 +290,8 @@ pub fn plan(
             let rooms = rooms_of(&pod.name);
             // Only once the node itself says it drains (or is gone from the bus) is "no
             // rooms" final: before that a gateway may still place a room on it.
-            let node_stopped_taking_rooms = live_report(&pod.name).is_none_or(|node| node.draining);
+            let node_stopped_taking_rooms =
+                recent_report(&pod.name).is_none_or(|node| node.draining);
             if now >= since + drain_deadline {
                 plan.delete.push(Deletion {
                     pod: pod.name.clone(),
@@ -414,7 +417,7 @@ pub fn plan(
         let wanted_draining = pod.manual_drain
             || plan.start_drain.iter().any(|drain| drain.pod == pod.name)
             || (pod.draining_since.is_some() && !plan.undrain.contains(&pod.name));
-        let reported_draining = live_report(&pod.name).map(|node| node.draining);
+        let reported_draining = recent_report(&pod.name).map(|node| node.draining);
         let disagrees = match reported_draining {
             Some(reported) => reported != wanted_draining,
             // A node that has not heartbeat yet reads the request at its first heartbeat.
@@ -433,7 +436,7 @@ pub fn plan(
         previous_status,
         &sorted_pods,
         &plan,
-        &live_report,
+        &recent_report,
         now,
     );
     plan

@@ -254,6 +254,25 @@ fn a_draining_pod_with_rooms_stays_until_its_deadline_then_goes() {
 }
 
 #[test]
+fn a_draining_pod_whose_node_missed_a_few_heartbeats_is_not_taken_for_empty() {
+    let now = now();
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::ready("main-bbbbb", now).draining_since(now - TimeDelta::seconds(60)),
+    ];
+    let mut blip = node("main-bbbbb", 3, 12, now);
+    blip.draining = true;
+    blip.heartbeat_at = now - TimeDelta::seconds(10);
+    let plan = plan_for(
+        &SfuPool::test().with_replicas(1),
+        &pods,
+        &[node("main-aaaaa", 0, 0, now), blip],
+    );
+    assert!(plan.delete.is_empty(), "{plan:?}");
+    assert_eq!(plan.status.rooms, 3);
+}
+
+#[test]
 fn a_scale_up_during_a_drain_returns_the_draining_pod_to_service_before_creating() {
     let now = now();
     let pods = [
@@ -538,6 +557,10 @@ fn world_strategy() -> impl Strategy<Value = World> {
                 if pod.ready_since.is_some() && kind != 9 {
                     let mut report = node(&name, rooms, participants.max(rooms), now);
                     report.draining = pod.manual_drain || pod.draining_since.is_some();
+                    if kind == 8 {
+                        // Missed a few heartbeats (a Redis blip), not yet past the grace.
+                        report.heartbeat_at = now - TimeDelta::seconds(10);
+                    }
                     nodes.push(report);
                 }
                 test_pods.push(pod);

@@ -15,7 +15,7 @@ pub(crate) fn pool_status<'a>(
     previous_status: Option<&SfuPoolStatus>,
     sorted_pods: &[&ObservedPod],
     plan: &Plan,
-    live_report: &dyn Fn(&str) -> Option<&'a NodeReport>,
+    recent_report: &dyn Fn(&str) -> Option<&'a NodeReport>,
     now: DateTime<Utc>,
 ) -> SfuPoolStatus {
     let existing: Vec<&ObservedPod> = sorted_pods
@@ -27,7 +27,7 @@ pub(crate) fn pool_status<'a>(
     let summaries: Vec<PodSummary> = existing
         .iter()
         .map(|pod| {
-            let report = live_report(&pod.name);
+            let report = recent_report(&pod.name);
             PodSummary {
                 name: pod.name.clone(),
                 phase: pod.phase.as_str().to_owned(),
