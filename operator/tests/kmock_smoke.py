@@ -195,6 +195,14 @@ async def main(binary, convene=None):
         stdout=subprocess.DEVNULL,
     )
     operator = None
+    # Redis listens before anything connects to it: the bus does not retry a first
+    # connection that failed (see docs/operator.md, known issues).
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", redis_port), timeout=0.1).close()
+            break
+        except OSError:
+            await asyncio.sleep(0.02)
     try:
         async with Emulator() as emulator, kmock.Server(emulator) as server:
             for resource in (POOLS, PODS, LEASES, EVENTS):
