@@ -114,6 +114,8 @@ pub struct JoinStormReport {
     /// Errors after joining, by code (as in `media`), and `no_media` for participants that
     /// received nothing within the media timeout.
     pub errors: BTreeMap<String, u64>,
+    /// The machine's 1-, 5- and 15-minute load averages after the storm.
+    pub load_average: Option<[f64; 3]>,
 }
 
 /// One user's join, and what is left to close.
@@ -282,6 +284,7 @@ pub async fn run(
         }
     }
     let joined = join_latency.count() as usize;
+    let load_average = media::node_metrics::load_average();
     leave_all(results, &mut errors).await;
 
     Ok(JoinStormReport {
@@ -301,6 +304,7 @@ pub async fn run(
         first_media_latency: config.media.then(|| first_media.summary()),
         first_media_percentiles: config.media.then(|| first_media.percentile_curve()),
         errors,
+        load_average,
     })
 }
 
@@ -363,6 +367,7 @@ pub fn summary(report: &JoinStormReport) -> String {
         rows.push(("first media", latency_line(first_media)));
     }
     rows.push(("errors", counts_line(&report.errors)));
+    rows.push(("load average", media::load_line(report.load_average)));
     table(&rows)
 }
 

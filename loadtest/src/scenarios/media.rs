@@ -175,6 +175,8 @@ pub struct MediaReport {
     /// Errors after joining, by code: the server's `error` frames, lost connections,
     /// sessions the server ended, participants' signalling failures, media that never flowed.
     pub errors: BTreeMap<String, u64>,
+    /// The machine's 1-, 5- and 15-minute load averages at the end of the window.
+    pub load_average: Option<[f64; 3]>,
 }
 
 /// One participant in a meeting, and how its joining went.
@@ -291,25 +293,37 @@ pub async fn run(
     )
     .await?;
 
-    let mut join_failures = BTreeMap::new();
-    let outcomes: Vec<std::result::Result<Joined, String>> =
-        futures::stream::iter(users.iter().enumerate())
-            .map(|(user_idx, user)| {
-                let meeting_idx = user_idx % config.meetings;
-                let options = config.participant_options(&user.username);
-                join_participant(base_url, user, &meetings[meeting_idx], meeting_idx, options)
+    // One task per participant, so that one participant's setup (building peer connections
+    // and their certificates is CPU work) never holds up reading another's `meeting_joined`.
+    let permits = Arc::new(tokio::sync::Semaphore::new(JOIN_CONCURRENCY));
+    let tasks: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(user_idx, user)| {
+            let meeting_idx = user_idx % config.meetings;
+            let options = config.participant_options(&user.username);
+            let (base_url, user, meeting) = (
+                base_url.to_owned(),
+                user.clone(),
+                meetings[meeting_idx].clone(),
+            );
+            let permits = permits.clone();
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                join_participant(&base_url, &user, &meeting, meeting_idx, options).await
             })
-            .buffer_unordered(JOIN_CONCURRENCY)
-            .collect()
-            .await;
+        })
+        .collect();
+    let mut join_failures = BTreeMap::new();
     let mut joined = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            Ok(participant) => {
+    for task in tasks {
+        match task.await {
+            Ok(Ok(participant)) => {
                 LiveCounters::add(&counters.connected, 1);
                 joined.push(participant);
             }
-            Err(code) => count(&mut join_failures, &code, 1),
+            Ok(Err(code)) => count(&mut join_failures, &code, 1),
+            Err(_) => count(&mut join_failures, "task", 1),
         }
     }
     let peers: Vec<MeasuredPeer> = joined
@@ -354,6 +368,7 @@ pub async fn run(
     }
     let end = Instant::now();
     let node_after = node_metrics::scrape(&http, base_url).await;
+    let load_average = node_metrics::load_average();
     tokio::time::sleep(DRAIN).await;
     let window = Window { start, end };
     let media = measure::measure(&peers, window);
@@ -413,6 +428,7 @@ pub async fn run(
         media_latency_percentiles: media.latency.percentile_curve(),
         media_latency_over_time: media.latency.over_time(),
         errors,
+        load_average,
     })
 }
 
@@ -479,6 +495,13 @@ async fn leave_all(joined: Vec<Joined>, errors: &mut BTreeMap<String, u64>) {
         }
         count(errors, "signalling", signalling_errors);
     }
+}
+
+pub(crate) fn load_line(load_average: Option<[f64; 3]>) -> String {
+    load_average.map_or_else(
+        || "unknown".to_owned(),
+        |[one, five, fifteen]| format!("{one:.2} {five:.2} {fifteen:.2} (1, 5, 15 min)"),
+    )
 }
 
 fn rate(value: Option<f64>) -> String {
@@ -565,6 +588,7 @@ pub fn summary(report: &MediaReport) -> String {
         ),
         ("media latency", latency_line(&report.media_latency)),
         ("errors", counts_line(&report.errors)),
+        ("load average", load_line(report.load_average)),
     ];
     table(&rows)
 }

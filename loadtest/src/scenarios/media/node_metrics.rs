@@ -1,5 +1,6 @@
 //! The SFU node's own counters, from the Prometheus text on the target's `/metrics`
-//! (`convene serve` exposes its in-process node there; a gateway without one does not).
+//! (`convene serve` exposes its in-process node there; a gateway without one does not), and
+//! the machine's load average, printed with every run because the machines are shared.
 
 /// Counters of one scrape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,19 @@ pub async fn scrape(http: &reqwest::Client, base_url: &str) -> Option<NodeCounte
     parse(&response.text().await.ok()?)
 }
 
+/// The 1-, 5- and 15-minute load averages of a `/proc/loadavg` line.
+pub fn parse_load_average(loadavg: &str) -> Option<[f64; 3]> {
+    let mut fields = loadavg
+        .split_whitespace()
+        .map(|field| field.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
+}
+
+/// This machine's load averages; `None` where `/proc` has none.
+pub fn load_average() -> Option<[f64; 3]> {
+    parse_load_average(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +84,14 @@ mod tests {
     #[test]
     fn a_process_without_a_node_has_no_counters() {
         assert_eq!(parse("convene_ws_connections 3\n"), None);
+    }
+
+    #[test]
+    fn the_load_average_is_read_from_proc() {
+        assert_eq!(
+            parse_load_average("0.52 1.10 2.05 3/456 7890\n"),
+            Some([0.52, 1.10, 2.05])
+        );
+        assert_eq!(parse_load_average("garbage"), None);
     }
 }

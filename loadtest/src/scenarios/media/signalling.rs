@@ -165,13 +165,15 @@ impl MeetingSocket {
         request
             .headers_mut()
             .insert("origin", header(base_url.to_owned())?);
-        let (mut websocket, _) =
-            tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request))
-                .await
-                .map_err(|_| Error::Timeout {
-                    what: format!("the websocket handshake with {url}"),
-                })?
-                .map_err(websocket_error)?;
+        let (mut websocket, _) = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(request, None, true),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            what: format!("the websocket handshake with {url}"),
+        })?
+        .map_err(websocket_error)?;
         tokio::time::timeout(CONNECT_TIMEOUT, async {
             while let Some(message) = websocket.next().await {
                 if let Message::Text(text) = message.map_err(websocket_error)?
@@ -283,6 +285,7 @@ impl MeetingBridge {
                 events,
                 left: left_tx,
                 log: log.clone(),
+                leaving: false,
             }
             .run(stop.clone()),
         );
@@ -333,6 +336,9 @@ struct BridgeTask {
     events: mpsc::Sender<SessionEvent>,
     left: watch::Sender<bool>,
     log: Arc<Mutex<BridgeLog>>,
+    /// `meeting_leave` went out: answers the participant still sends (to re-offers the others'
+    /// leaving caused) are refused with `not_in_meeting`, which is no error of the run.
+    leaving: bool,
 }
 
 impl BridgeTask {
@@ -345,6 +351,7 @@ impl BridgeTask {
                 command = self.commands.recv() => {
                     // The participant is gone: nothing more to carry.
                     let Some(command) = command else { break };
+                    self.leaving |= command == SessionCommand::Leave;
                     if let Some(frame) = client_frame(command)
                         && self.socket.send(&frame).await.is_err()
                     {
@@ -412,7 +419,9 @@ impl BridgeTask {
                 SessionEvent::Closed { reason, rejoin }
             }
             ServerFrame::Error { error, .. } => {
-                self.count_error(&error.code);
+                if !self.leaving {
+                    self.count_error(&error.code);
+                }
                 return;
             }
             _ => return,
