@@ -365,6 +365,43 @@ async fn lagging_consumer_gets_resync_not_silent_loss() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_bus_started_before_redis_connects_once_redis_is_up() -> anyhow::Result<()> {
+    // Pods start in any order: a gateway, SFU node or operator whose Redis comes up after
+    // it must not stay disconnected for good (liveness does not depend on Redis).
+    let mut redis = ThrowawayRedis::not_started()?;
+    let prefix = random_prefix();
+    let bus = RedisBus::connect_with(&redis.url(), options(&prefix))?;
+    let user_id = Uuid::new_v4();
+    assert!(bus.ping().await.is_err(), "nothing listens yet");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.restart()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bus.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "the bus never connected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Commands and the subscriber connection both work.
+    let mut signals = bus.take_signals().expect("signals");
+    let other = connected_bus(&redis.url(), options(&prefix)).await?;
+    bus.subscribe_user(user_id).await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        other.publish(&[user_id], Arc::from("hello")).await?;
+        if let Ok(delivery) = next_delivery(&mut signals, Duration::from_millis(300)).await {
+            assert_eq!(delivery, (user_id, "hello".to_owned()));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the late subscriber never received"
+        );
+    }
+    bus.close().await;
+    other.close().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn redis_restart_resubscribes_and_signals_resync() -> anyhow::Result<()> {
     let mut redis = ThrowawayRedis::start()?;
     let prefix = random_prefix();

@@ -143,10 +143,9 @@ impl RedisBus {
         let tasks = vec![
             tokio::spawn(forwarder.run()),
             tokio::spawn(resubscriber.run()),
+            tokio::spawn(keep_connecting(client.clone())),
+            tokio::spawn(keep_connecting(subscriber.clone())),
         ];
-        // The handles resolve when the clients stop for good; we never wait on them.
-        drop(client.connect());
-        drop(subscriber.connect());
         Ok(Self {
             client,
             subscriber,
@@ -444,10 +443,15 @@ impl Bus for RedisBus {
         for task in &self.tasks {
             task.abort();
         }
-        if let Err(error) = self.subscriber.quit().await {
+        // QUIT waits for a connection; without one there is nothing to say goodbye to.
+        if self.subscriber.is_connected()
+            && let Err(error) = self.subscriber.quit().await
+        {
             tracing::debug!(%error, "closing the redis subscriber connection failed");
         }
-        if let Err(error) = self.client.quit().await {
+        if self.client.is_connected()
+            && let Err(error) = self.client.quit().await
+        {
             tracing::debug!(%error, "closing the redis connection failed");
         }
     }
@@ -632,6 +636,25 @@ impl Bus for RedisBus {
             "distributed" => Some(PlacementPolicy::Distributed),
             _ => None,
         }))
+    }
+}
+
+/// Connects `client` and keeps it connected until it is told to quit. fred's reconnect
+/// policy covers connections that drop once up; a first connection that fails (the pod
+/// started before Redis) ends fred's connection task instead, so this starts it again, with
+/// the same backoff as the policy. Aborted by `close`.
+async fn keep_connecting(client: impl ClientLike) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match client.connect().await {
+            // The client quit (`close`), or a `Redis` error we cannot fix by retrying.
+            Ok(Ok(())) | Err(_) => return,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "connecting to redis failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
     }
 }
 

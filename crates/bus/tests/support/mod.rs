@@ -118,11 +118,20 @@ impl ThrowawayRedis {
         Ok(redis)
     }
 
+    /// A port and directory for a server that [`ThrowawayRedis::restart`] starts later.
+    pub fn not_started() -> anyhow::Result<Self> {
+        Ok(Self {
+            port: free_port()?,
+            dir: tempfile::tempdir()?,
+            child: None,
+        })
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Kills the server and starts a new, empty one on the same port.
+    /// Kills the server (if any) and starts a new, empty one on the same port.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
         self.spawn()
