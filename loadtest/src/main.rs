@@ -277,12 +277,27 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         tokio::select! {
             result = run(cli) => result,
-            _ = tokio::signal::ctrl_c() => {
-                // Dropping `run` dropped every process handle: they are killed.
-                anyhow::bail!("interrupted; every process this run started was stopped")
+            signal = interrupted() => {
+                // Dropping `run` dropped every process handle (each kills its child by PID)
+                // and every fresh database (dropped with psql).
+                anyhow::bail!("{signal}: every process this run started was stopped")
             }
         }
     })
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which.
+async fn interrupted() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => terminate.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = terminate => "terminated",
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
