@@ -413,7 +413,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("the media scenario failed")?;
             print!("{}", media::summary(&media_report));
-            write_outputs(&output, &media_report, |_| Ok(()))?;
+            write_outputs(&without_plots(output), &media_report, |_| Ok(()))?;
         }
         Command::JoinStorm(args) => {
             let base_url = args.target.base_url(output.allow_remote)?;
@@ -428,10 +428,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("the join-storm scenario failed")?;
             print!("{}", join_storm::summary(&storm_report));
-            write_outputs(&output, &storm_report, |_| Ok(()))?;
+            write_outputs(&without_plots(output), &storm_report, |_| Ok(()))?;
         }
     }
     Ok(())
+}
+
+/// The media scenarios draw no plots yet (their JSON has the percentile curves and latency per
+/// second): say so rather than leave an empty directory.
+fn without_plots(output: OutputArgs) -> OutputArgs {
+    if output.plots.is_some() {
+        eprintln!("this scenario draws no plots yet; --json has its percentile curves");
+    }
+    OutputArgs {
+        plots: None,
+        ..output
+    }
 }
 
 fn write_outputs<T: serde::Serialize>(
