@@ -282,3 +282,42 @@ async fn the_command_line_runs_chat_and_writes_its_report_and_plots() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"));
 }
+
+#[tokio::test]
+async fn api_reports_the_auth_rate_limit_as_429s() {
+    let dir = work_dir().unwrap();
+    // Three auth requests a minute: two registrations leave one login; the rest are refused.
+    let server = ConveneServer::serve_with(
+        &convene_binary(),
+        dir.path(),
+        &[("CONVENE_AUTH_RATE_LIMIT_PER_MINUTE", "3")],
+    )
+    .await
+    .unwrap();
+    let target = Arc::new(ConveneTarget::new(vec![server.base_url.clone()]).unwrap());
+    let config = ApiConfig {
+        users: 2,
+        rate_per_second: 10.0,
+        duration: Duration::from_secs(2),
+        login_percent: 50,
+    };
+    let report = api::run(target, &config, Arc::new(LiveCounters::default()))
+        .await
+        .unwrap();
+    let summary = report::api_summary(&report);
+    assert!(
+        report.login.statuses.get("429").copied().unwrap_or(0) >= 1,
+        "{summary}"
+    );
+    assert!(report.error_count() >= 1, "{summary}");
+    assert!(
+        !report.login.statuses.contains_key("transport"),
+        "{summary}"
+    );
+    // History reads are limited per user, not per IP: they still succeed.
+    assert_eq!(
+        report.history.statuses.get("200"),
+        Some(&report.history.requests),
+        "{summary}"
+    );
+}

@@ -359,6 +359,15 @@ impl ConveneServer {
         Self::start(binary, "serve", dir, Vec::new()).await
     }
 
+    /// `convene serve` with more settings (they override the tool's raised rate limits).
+    pub async fn serve_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Result<Self> {
+        let env = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Self::start(binary, "serve", dir, env).await
+    }
+
     /// `convene gateway` on Postgres and Redis with shared signing keys.
     pub async fn gateway(
         binary: &Path,
