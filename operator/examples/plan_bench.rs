@@ -32,6 +32,7 @@ fn main() {
             image: "convene".to_owned(),
             ..PodTemplate::default()
         },
+        rollout: None,
     };
     for n_pods in [10u64, 100, 1000] {
         let pods: Vec<ObservedPod> = (0..n_pods)
@@ -41,6 +42,7 @@ fn main() {
                 ready: true,
                 ready_since: Some(now - TimeDelta::seconds(600)),
                 terminating: false,
+                template_hash: Some("current".to_owned()),
                 manual_drain: false,
                 draining_since: (index % 4 == 0).then(|| now - TimeDelta::seconds(60)),
             })
@@ -63,6 +65,7 @@ fn main() {
                 "main",
                 Some(1),
                 &spec,
+                "current",
                 None,
                 &pods,
                 &nodes,

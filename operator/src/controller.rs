@@ -23,9 +23,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::crd::{DRAINING_SINCE_ANNOTATION, POOL_LABEL, SfuPool};
-use crate::decisions::{self, DeleteReason, NodeReport, Plan, Settings};
+use crate::decisions::{self, DeleteReason, DrainReason, NodeReport, Plan, Settings};
 use crate::metrics::Metrics;
-use crate::pods::{observe_pod, random_pod_name, sfu_pod};
+use crate::pods::{observe_pod, random_pod_name, sfu_pod, template_hash};
 use crate::{Error, Result};
 
 /// Everything a reconcile needs, shared by all of them.
@@ -139,10 +139,12 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
         .sfu_set_placement_policy(pool.spec.placement.into())
         .await?;
 
+    let template_hash = template_hash(pool)?;
     let plan = decisions::plan(
         &pool_name,
         pool.metadata.generation,
         &pool.spec,
+        &template_hash,
         pool.status.as_ref(),
         &observed_pods,
         &nodes,
@@ -238,17 +240,27 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
             .patch(&drain.pod, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         ctx.bus.sfu_request_drain(&drain.pod, true).await?;
-        ctx.metrics.decided("drain", 1);
-        events
-            .publish(
-                EventType::Normal,
+        let (decision, reason, note) = match drain.reason {
+            DrainReason::ScaleDown => (
+                "drain",
                 "ScalingDown",
-                "Drain",
                 format!(
                     "draining pod {} ({} rooms) to scale down to {} pods; it is deleted when empty or after {} s",
                     drain.pod, drain.rooms, plan.desired_replicas, pool.spec.drain_deadline_seconds
                 ),
-            )
+            ),
+            DrainReason::Rollout => (
+                "rollout_drain",
+                "RolloutDrain",
+                format!(
+                    "draining outdated pod {} ({} rooms): up-to-date pods cover the {} wanted; it is deleted when empty or after {} s",
+                    drain.pod, drain.rooms, plan.desired_replicas, pool.spec.drain_deadline_seconds
+                ),
+            ),
+        };
+        ctx.metrics.decided(decision, 1);
+        events
+            .publish(EventType::Normal, reason, "Drain", note)
             .await;
     }
 
@@ -277,14 +289,10 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
             .await;
     }
 
-    if plan.create > 0 {
-        let mut created = Vec::new();
-        for _ in 0..plan.create {
-            let pod = sfu_pod(pool, &random_pod_name(&pool_name))?;
-            let pod = pods_api.create(&PostParams::default(), &pod).await?;
-            created.push(pod.name_any());
-        }
-        ctx.metrics.decided("scale_up", u64::from(plan.create));
+    let scale_up = plan.create - plan.create_for_rollout;
+    if scale_up > 0 {
+        let created = create_pods(pool, &pods_api, scale_up).await?;
+        ctx.metrics.decided("scale_up", u64::from(scale_up));
         events
             .publish(
                 EventType::Normal,
@@ -298,6 +306,53 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
             )
             .await;
     }
+    if plan.create_for_rollout > 0 {
+        let created = create_pods(pool, &pods_api, plan.create_for_rollout).await?;
+        ctx.metrics
+            .decided("rollout_create", u64::from(plan.create_for_rollout));
+        events
+            .publish(
+                EventType::Normal,
+                "RolloutCreate",
+                "CreatePods",
+                format!(
+                    "created {} on the current template {template_hash} to replace outdated pods ({} of {} pods up to date before)",
+                    created.join(", "),
+                    plan.status.updated_replicas,
+                    plan.status.replicas
+                ),
+            )
+            .await;
+    }
+
+    match crate::status::rollout_transition(pool.status.as_ref(), &plan.status) {
+        Some(true) => {
+            events
+                .publish(
+                    EventType::Normal,
+                    "RolloutStarted",
+                    "Rollout",
+                    format!(
+                        "the pod template changed (now {template_hash}): {} of {} pods are outdated and will be replaced, {} at a time",
+                        plan.status.replicas - plan.status.updated_replicas,
+                        plan.status.replicas,
+                        crate::rollout::max_surge(&pool.spec, plan.desired_replicas)
+                    ),
+                )
+                .await;
+        }
+        Some(false) => {
+            events
+                .publish(
+                    EventType::Normal,
+                    "RolloutComplete",
+                    "Rollout",
+                    format!("every pod runs the current template {template_hash}"),
+                )
+                .await;
+        }
+        None => {}
+    }
 
     ctx.metrics.observe_pool(&pool_name, &plan.status);
     if crate::status::status_changed(pool.status.as_ref(), &plan.status) {
@@ -307,6 +362,18 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
             .await?;
     }
     Ok(plan)
+}
+
+/// Creates `count` pods of `pool` with fresh names; returns their names.
+async fn create_pods(pool: &SfuPool, pods_api: &Api<Pod>, count: u32) -> Result<Vec<String>> {
+    let pool_name = pool.name_any();
+    let mut created = Vec::new();
+    for _ in 0..count {
+        let pod = sfu_pod(pool, &random_pod_name(&pool_name))?;
+        let pod = pods_api.create(&PostParams::default(), &pod).await?;
+        created.push(pod.name_any());
+    }
+    Ok(created)
 }
 
 /// Publishes the pool's Kubernetes Events. An event that cannot be written is logged, never

@@ -497,3 +497,96 @@ async fn a_failed_reconcile_is_counted_under_its_error_label_and_retried() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_template_change_creates_an_up_to_date_pod_then_drains_an_outdated_one() {
+    let now = Utc::now();
+    let bus = Arc::new(InProcessBus::new());
+    heartbeat(bus.as_ref(), "main-aaaaa", 3, now).await;
+    heartbeat(bus.as_ref(), "main-bbbbb", 1, now).await;
+    // A `helm upgrade` to a new image; the running pods were built from the old one.
+    let pool = SfuPool::test()
+        .with_replicas(2)
+        .with_image("ghcr.io/convene-dev/convene:0.2.0");
+    let new_hash = crate::pods::template_hash(&pool).unwrap();
+    assert_ne!(new_hash, crate::fixtures::current_hash());
+    let old_pods = vec![
+        TestPod::ready("main-aaaaa", now).pod(),
+        TestPod::ready("main-bbbbb", now).pod(),
+    ];
+
+    // First an up-to-date pod beyond the two wanted; nothing is drained yet.
+    let scenario = Scenario::Rollout {
+        pods: old_pods.clone(),
+        template_hash: new_hash.clone(),
+        drained: vec![],
+        creates: 1,
+        started: true,
+        completed: false,
+    };
+    let (plan, statuses) = reconcile_against(&pool, scenario, &bus, now).await;
+    assert_eq!(plan.create_for_rollout, 1);
+    assert_eq!(
+        condition(&statuses[0], "Progressing"),
+        ("True", "RollingOut")
+    );
+    assert_eq!(statuses[0].updated_replicas, 0);
+    assert_eq!(statuses[0].template_hash, new_hash);
+    assert!(!bus.sfu_drain_requested("main-bbbbb").await.unwrap());
+
+    // Once it is ready, the emptier old pod drains, on the pod and in the bus.
+    heartbeat(bus.as_ref(), "main-ccccc", 0, now).await;
+    let mut new_pod = TestPod::ready("main-ccccc", now);
+    new_pod.template_hash = Some(new_hash.clone());
+    let mut pods = old_pods;
+    pods.push(new_pod.pod());
+    let pool = pool.with_status(statuses[0].clone());
+    let scenario = Scenario::Rollout {
+        pods,
+        template_hash: new_hash.clone(),
+        drained: vec!["main-bbbbb".to_owned()],
+        creates: 0,
+        started: false,
+        completed: false,
+    };
+    let (_, statuses) = reconcile_against(&pool, scenario, &bus, now).await;
+    assert!(bus.sfu_drain_requested("main-bbbbb").await.unwrap());
+    assert!(!bus.sfu_drain_requested("main-aaaaa").await.unwrap());
+    assert_eq!(statuses[0].updated_replicas, 1);
+
+    // With only up-to-date pods left, the rollout is complete, and said so once.
+    let mut newer_pod = TestPod::ready("main-ddddd", now);
+    newer_pod.template_hash = Some(new_hash.clone());
+    heartbeat(bus.as_ref(), "main-ddddd", 0, now).await;
+    let pool = pool.with_status(statuses[0].clone());
+    let scenario = Scenario::Rollout {
+        pods: vec![new_pod.pod(), newer_pod.pod()],
+        template_hash: new_hash,
+        drained: vec![],
+        creates: 0,
+        started: false,
+        completed: true,
+    };
+    let (_, statuses) = reconcile_against(&pool, scenario, &bus, now).await;
+    assert_eq!(
+        condition(&statuses[0], "Progressing"),
+        ("False", "RolloutComplete")
+    );
+    assert_eq!(statuses[0].updated_replicas, 2);
+}
+
+#[test]
+fn the_outdated_pods_of_a_pool_are_a_metric() {
+    let metrics = Metrics::new();
+    let status = SfuPoolStatus {
+        replicas: 5,
+        updated_replicas: 2,
+        ..SfuPoolStatus::default()
+    };
+    metrics.observe_pool("main", &status);
+    let text = metrics.encode();
+    assert!(
+        text.contains("convene_operator_outdated_pods{pool=\"main\"} 3"),
+        "{text}"
+    );
+}

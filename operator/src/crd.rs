@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Affinity, EnvFromSource, EnvVar, ResourceRequirements, Toleration,
 };
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,9 @@ pub const POOL_LABEL: &str = "convene.dev/sfupool";
 pub const MANUAL_DRAIN_ANNOTATION: &str = "convene.dev/drain";
 /// Set by the operator on the pods it drains to scale down: when the drain started (RFC 3339).
 pub const DRAINING_SINCE_ANNOTATION: &str = "convene.dev/draining-since";
+/// Set by the operator on every pod it creates: a hash of the pod it built from the pool's
+/// spec. A pod whose hash is not the current one runs an older template and is replaced.
+pub const TEMPLATE_HASH_LABEL: &str = "convene.dev/template-hash";
 
 /// A pool of Convene SFU (media) pods, kept at `replicas` or, with a `buffer`, scaled
 /// between `minReplicas` and `maxReplicas` from the load the pods report.
@@ -55,6 +59,7 @@ pub const DRAINING_SINCE_ANNOTATION: &str = "convene.dev/draining-since";
     )
 )]
 #[x_kube(validation = Rule::new("self.minReplicas <= self.maxReplicas").message("minReplicas must not exceed maxReplicas"))]
+#[x_kube(validation = Rule::new("!has(self.rollout) || !has(self.rollout.maxSurge) || type(self.rollout.maxSurge) == int || self.rollout.maxSurge.matches('^[0-9]+%$')").message("rollout.maxSurge must be a number or a percentage such as 25%"))]
 #[serde(rename_all = "camelCase")]
 pub struct SfuPoolSpec {
     /// Desired pods (the scale subresource's replicas). Exact without a `buffer`; with one,
@@ -87,6 +92,21 @@ pub struct SfuPoolSpec {
     pub drain_deadline_seconds: i64,
     /// The SFU pods.
     pub template: PodTemplate,
+    /// How pods built from an older template are replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// How a change to the pods' template rolls out: up-to-date pods are created first, then
+/// outdated ones drained (never cut) once the ready pods cover the need.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// Up-to-date pods created beyond the desired count while outdated pods still serve: a
+    /// number, or a percentage of the desired pods rounded up (`"25%"`). Default `25%`; at
+    /// least 1 (0 is read as 1: a rollout that never cuts a meeting needs a spare pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_surge: Option<IntOrString>,
 }
 
 /// Spare capacity to keep free; every field is optional and the largest need wins.
@@ -216,6 +236,12 @@ pub struct SfuPoolStatus {
     pub ready_replicas: i32,
     #[serde(default)]
     pub draining_replicas: i32,
+    /// Pods built from the current template (the rest are being replaced).
+    #[serde(default)]
+    pub updated_replicas: i32,
+    /// The current template's hash (the pods' `convene.dev/template-hash` label).
+    #[serde(default)]
+    pub template_hash: String,
     /// Rooms hosted on the pool's pods (as the pods report them).
     #[serde(default)]
     pub rooms: i64,
@@ -244,6 +270,9 @@ pub struct PodSummary {
     pub phase: String,
     pub ready: bool,
     pub draining: bool,
+    /// Built from the current template.
+    #[serde(default)]
+    pub up_to_date: bool,
     pub rooms: i64,
     pub participants: i64,
     /// The SFU node id the pod registered in the bus, once it heartbeats.
@@ -257,7 +286,7 @@ pub struct PodSummary {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// `Ready`, `ScalingLimited` or `Degraded`.
+    /// `Ready`, `ScalingLimited`, `Degraded` or `Progressing`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True` or `False`.

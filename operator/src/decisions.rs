@@ -19,6 +19,8 @@ use convene_bus::registry::NODE_TTL;
 use uuid::Uuid;
 
 use crate::crd::{SfuPoolSpec, SfuPoolStatus};
+pub use crate::rollout::DrainReason;
+use crate::rollout::{PoolCounts, ServingPod};
 
 /// A pod of the pool, as the apiserver shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,9 @@ pub struct ObservedPod {
     pub ready_since: Option<DateTime<Utc>>,
     /// The pod has a deletion timestamp: it is going away whatever we decide.
     pub terminating: bool,
+    /// `convene.dev/template-hash`: the template the pod was built from (none on pods of an
+    /// operator that did not label them, which are outdated like any other).
+    pub template_hash: Option<String>,
     /// `convene.dev/drain=true`: an SRE drains it by hand.
     pub manual_drain: bool,
     /// `convene.dev/draining-since`: the operator drains it to scale down.
@@ -124,7 +129,10 @@ pub struct Plan {
     pub desired_replicas: u32,
     /// Pods to create.
     pub create: u32,
-    /// Serving pods to drain to scale down (emptiest first): annotate and ask through the bus.
+    /// Of `create`, the pods created to replace outdated ones (the rest scale up).
+    pub create_for_rollout: u32,
+    /// Serving pods to drain to scale down or to replace them (outdated first, then the
+    /// emptiest): annotate and ask through the bus.
     pub start_drain: Vec<DrainStart>,
     /// Pods the operator was draining that are wanted again (a scale-up during a drain).
     pub undrain: Vec<String>,
@@ -154,6 +162,7 @@ impl Plan {
 pub struct DrainStart {
     pub pod: String,
     pub rooms: u64,
+    pub reason: DrainReason,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,12 +217,14 @@ pub fn is_pool_pod_name(pool: &str, name: &str) -> bool {
         })
 }
 
-/// Everything the operator decides for one pool.
+/// Everything the operator decides for one pool. `template_hash` is the hash of the pod the
+/// spec builds now ([`crate::pods::template_hash`]); pods with another are outdated.
 #[allow(clippy::too_many_arguments)] // each input is a different observation; a struct would only rename them
 pub fn plan(
     pool_name: &str,
     generation: Option<i64>,
     spec: &SfuPoolSpec,
+    template_hash: &str,
     previous_status: Option<&SfuPoolStatus>,
     pods: &[ObservedPod],
     nodes: &[NodeReport],
@@ -328,15 +339,22 @@ pub fn plan(
     let mut wanted = wanted_for(load_rooms, load_participants);
     let mut desired = wanted.clamp(min_replicas, max_replicas);
 
+    let is_up_to_date = |pod: &ObservedPod| pod.template_hash.as_deref() == Some(template_hash);
     let n_serving = u32::try_from(serving.len()).unwrap_or(u32::MAX);
+    let mut n_up_to_date =
+        u32::try_from(serving.iter().filter(|pod| is_up_to_date(pod)).count()).unwrap_or(u32::MAX);
+    let mut n_draining = u32::try_from(operator_draining.len()).unwrap_or(u32::MAX);
+    let n_serving_after;
     if n_serving < desired {
         // Warm pods first: a pod still draining is put back into service before a new one
-        // is created (fullest first: it would take longest to drain). It brings its rooms
-        // back with it, so the need is recomputed with each one (it only grows, up to max).
+        // is created (up-to-date ones first, which the rollout would not drain again; then
+        // the fullest: it would take longest to drain). It brings its rooms back with it, so
+        // the need is recomputed with each one (it only grows, up to max).
         let mut candidates = operator_draining.clone();
         candidates.sort_by(|a, b| {
-            rooms_of(&b.name)
-                .cmp(&rooms_of(&a.name))
+            is_up_to_date(b)
+                .cmp(&is_up_to_date(a))
+                .then_with(|| rooms_of(&b.name).cmp(&rooms_of(&a.name)))
                 .then_with(|| a.name.cmp(&b.name))
         });
         let mut n_after = n_serving;
@@ -346,31 +364,50 @@ pub fn plan(
             }
             plan.undrain.push(pod.name.clone());
             n_after += 1;
+            n_draining -= 1;
+            if is_up_to_date(pod) {
+                n_up_to_date += 1;
+            }
             load_rooms += rooms_of(&pod.name);
             load_participants += participants_of(&pod.name);
             wanted = wanted_for(load_rooms, load_participants);
             desired = wanted.clamp(min_replicas, max_replicas);
         }
         plan.create = desired.saturating_sub(n_after);
-    } else if n_serving > desired {
-        // The emptiest go first, so the fewest meetings wait on a drain; pods not ready yet
-        // (which serve nothing) before ready ones with the same load.
-        let mut candidates = serving.clone();
-        candidates.sort_by_key(|pod| {
-            (
-                rooms_of(&pod.name),
-                participants_of(&pod.name),
-                pod.ready,
-                pod.name.clone(),
-            )
-        });
-        let excess = usize::try_from(n_serving - desired).unwrap_or(usize::MAX);
-        for pod in candidates.into_iter().take(excess) {
-            plan.start_drain.push(DrainStart {
-                pod: pod.name.clone(),
+        n_up_to_date += plan.create;
+        n_serving_after = n_after + plan.create;
+    } else {
+        let serving_pods: Vec<ServingPod> = serving
+            .iter()
+            .map(|pod| ServingPod {
+                name: &pod.name,
                 rooms: rooms_of(&pod.name),
+                participants: participants_of(&pod.name),
+                ready: pod.ready,
+                up_to_date: is_up_to_date(pod),
+            })
+            .collect();
+        for (pod, reason) in crate::rollout::pods_to_drain(&serving_pods, desired) {
+            plan.start_drain.push(DrainStart {
+                pod: pod.name.to_owned(),
+                rooms: pod.rooms,
+                reason,
             });
         }
+        n_serving_after = n_serving;
+    }
+    // The rollout adds up-to-date pods on top of any scale-up (so that the next reconcile,
+    // seeing them pending, adds none), never in a reconcile that drains.
+    if plan.start_drain.is_empty() {
+        plan.create_for_rollout = crate::rollout::rollout_creates(PoolCounts {
+            desired,
+            max_replicas,
+            surge: crate::rollout::max_surge(spec, desired),
+            serving: n_serving_after,
+            up_to_date: n_up_to_date,
+            draining: n_draining,
+        });
+        plan.create += plan.create_for_rollout;
     }
 
     if wanted > max_replicas {
@@ -433,6 +470,7 @@ pub fn plan(
         pool_name,
         generation,
         spec,
+        template_hash,
         previous_status,
         &sorted_pods,
         &plan,

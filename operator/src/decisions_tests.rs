@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::crd::Condition;
 use crate::crd::SfuPool;
-use crate::fixtures::{TestPod, node};
+use crate::fixtures::{TestPod, current_hash, node};
 use crate::status::status_changed;
 
 fn now() -> DateTime<Utc> {
@@ -21,6 +21,7 @@ fn plan_for(pool: &SfuPool, pods: &[TestPod], nodes: &[NodeReport]) -> Plan {
         "main",
         pool.metadata.generation,
         &pool.spec,
+        &current_hash(),
         pool.status.as_ref(),
         &observed,
         nodes,

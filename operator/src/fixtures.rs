@@ -14,9 +14,11 @@ use k8s_openapi::jiff::Timestamp;
 use kube::client::Body;
 use uuid::Uuid;
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
 use crate::crd::{
     Buffer, Capacity, DRAINING_SINCE_ANNOTATION, MANUAL_DRAIN_ANNOTATION, POOL_LABEL, PodTemplate,
-    SfuPool, SfuPoolSpec, SfuPoolStatus,
+    Rollout, SfuPool, SfuPoolSpec, SfuPoolStatus, TEMPLATE_HASH_LABEL,
 };
 use crate::decisions::{NodeReport, ObservedPod, PodPhase};
 
@@ -45,6 +47,7 @@ impl SfuPool {
                     image: "ghcr.io/convene-dev/convene:0.1.0".to_owned(),
                     ..PodTemplate::default()
                 },
+                rollout: None,
             },
         );
         pool.metadata.namespace = Some(NAMESPACE.to_owned());
@@ -83,11 +86,34 @@ impl SfuPool {
         self
     }
 
+    pub fn with_image(mut self, image: &str) -> Self {
+        self.spec.template.image = image.to_owned();
+        self
+    }
+
+    pub fn with_max_surge(mut self, max_surge: IntOrString) -> Self {
+        self.spec.rollout = Some(Rollout {
+            max_surge: Some(max_surge),
+        });
+        self
+    }
+
     pub fn with_status(mut self, status: SfuPoolStatus) -> Self {
         self.status = Some(status);
         self
     }
 }
+
+/// The template hash of `SfuPool::test()`'s pods: the one [`TestPod`]s carry unless
+/// [`TestPod::outdated`].
+pub fn current_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| crate::pods::template_hash(&SfuPool::test()).unwrap())
+        .clone()
+}
+
+/// A template hash no pool builds.
+pub const OUTDATED_HASH: &str = "0ld0ld0ld0ld0ld0";
 
 /// One pod of the test pool, convertible to what the decisions see and to the Pod the
 /// apiserver returns.
@@ -97,6 +123,7 @@ pub struct TestPod {
     pub phase: PodPhase,
     pub ready_since: Option<DateTime<Utc>>,
     pub terminating: bool,
+    pub template_hash: Option<String>,
     pub manual_drain: bool,
     pub draining_since: Option<DateTime<Utc>>,
 }
@@ -109,6 +136,7 @@ impl TestPod {
             phase: PodPhase::Running,
             ready_since: Some(now - TimeDelta::seconds(60)),
             terminating: false,
+            template_hash: Some(current_hash()),
             manual_drain: false,
             draining_since: None,
         }
@@ -121,6 +149,7 @@ impl TestPod {
             phase: PodPhase::Pending,
             ready_since: None,
             terminating: false,
+            template_hash: Some(current_hash()),
             manual_drain: false,
             draining_since: None,
         }
@@ -142,6 +171,12 @@ impl TestPod {
         self
     }
 
+    /// Built from an older template.
+    pub fn outdated(mut self) -> Self {
+        self.template_hash = Some(OUTDATED_HASH.to_owned());
+        self
+    }
+
     pub fn terminating(mut self) -> Self {
         self.terminating = true;
         self
@@ -154,6 +189,7 @@ impl TestPod {
             ready: self.ready_since.is_some(),
             ready_since: self.ready_since,
             terminating: self.terminating,
+            template_hash: self.template_hash.clone(),
             manual_drain: self.manual_drain,
             draining_since: self.draining_since,
         }
@@ -172,11 +208,15 @@ impl TestPod {
             );
         }
         let ready = self.ready_since.is_some();
+        let mut labels = crate::pods::selector_labels("main");
+        if let Some(hash) = &self.template_hash {
+            labels.insert(TEMPLATE_HASH_LABEL.to_owned(), hash.clone());
+        }
         Pod {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
                 namespace: Some(NAMESPACE.to_owned()),
-                labels: Some(crate::pods::selector_labels("main")),
+                labels: Some(labels),
                 annotations: Some(annotations),
                 owner_references: Some(vec![OwnerReference {
                     api_version: "convene.dev/v1alpha1".to_owned(),
@@ -267,6 +307,18 @@ pub enum Scenario {
         drain: bool,
         creates: usize,
     },
+    /// A rollout step: each of `drained` is annotated and gets a `RolloutDrain` event; then
+    /// `creates` pods labelled with `template_hash` and one `RolloutCreate` event; then a
+    /// `RolloutStarted` event when `started`, a `RolloutComplete` one when `completed`;
+    /// the status written.
+    Rollout {
+        pods: Vec<Pod>,
+        template_hash: String,
+        drained: Vec<String>,
+        creates: usize,
+        started: bool,
+        completed: bool,
+    },
 }
 
 pub struct ApiServerVerifier(ApiServerHandle);
@@ -350,6 +402,32 @@ impl ApiServerVerifier {
                     verifier.create_pods(creates).await?;
                     statuses.push(verifier.patch_status().await?);
                 }
+                Scenario::Rollout {
+                    pods,
+                    template_hash,
+                    drained,
+                    creates,
+                    started,
+                    completed,
+                } => {
+                    verifier.list_pods(pods).await?;
+                    for pod in drained {
+                        verifier
+                            .patch_annotation(&pod, DRAINING_SINCE_ANNOTATION, true)
+                            .await?;
+                        verifier.event("RolloutDrain").await?;
+                    }
+                    verifier
+                        .create_labelled_pods(creates, Some(&template_hash), "RolloutCreate")
+                        .await?;
+                    if started {
+                        verifier.event("RolloutStarted").await?;
+                    }
+                    if completed {
+                        verifier.event("RolloutComplete").await?;
+                    }
+                    statuses.push(verifier.patch_status().await?);
+                }
             }
             Ok(statuses)
         })
@@ -422,6 +500,17 @@ impl ApiServerVerifier {
     }
 
     async fn create_pods(&mut self, count: usize) -> Checked<()> {
+        self.create_labelled_pods(count, None, "ScalingUp").await
+    }
+
+    /// `count` pod creations (labelled with `template_hash` when given), then one `reason`
+    /// event.
+    async fn create_labelled_pods(
+        &mut self,
+        count: usize,
+        template_hash: Option<&str>,
+        reason: &str,
+    ) -> Checked<()> {
         for _ in 0..count {
             let (request, send) = self.next().await?;
             Self::expect(
@@ -441,13 +530,25 @@ impl ApiServerVerifier {
             if !owned {
                 return Err(format!("created pod {name} is not controlled by the pool"));
             }
+            let label = pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(TEMPLATE_HASH_LABEL));
+            if label.is_none()
+                || template_hash.is_some_and(|hash| label.map(String::as_str) != Some(hash))
+            {
+                return Err(format!(
+                    "created pod {name} has template hash {label:?}, expected {template_hash:?}"
+                ));
+            }
             Self::respond(
                 send,
                 &serde_json::to_value(&pod).map_err(|error| error.to_string())?,
             )?;
         }
         if count > 0 {
-            self.event("ScalingUp").await?;
+            self.event(reason).await?;
         }
         Ok(())
     }

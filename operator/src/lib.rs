@@ -1,8 +1,8 @@
 //! The Convene SFU operator: reconciles `SfuPool` resources (`convene.dev/v1alpha1`) into
 //! SFU pods, scales them from the load the pods report in the bus, drains pods before it
 //! removes them and releases the room claims of pods that died. The decisions are pure
-//! functions ([`decisions`]) of the pool's spec, the observed pods, the bus's node records
-//! and the time; [`controller`] only turns a plan into Kubernetes and bus calls. This is the
+//! functions ([`decisions`], [`rollout`]) of the pool's spec, the observed pods, the bus's
+//! node records and the time, and so is the rollout of a changed pod template; [`controller`] only turns a plan into Kubernetes and bus calls. This is the
 //! one crate that links kube and k8s-openapi; it never talks to an SFU pod directly (only
 //! through the bus and the Kubernetes API), and it knows nothing of SQL, HTTP APIs of the
 //! gateway or media.
@@ -14,6 +14,7 @@ pub mod decisions;
 pub mod leader;
 pub mod metrics;
 pub mod pods;
+pub mod rollout;
 pub mod status;
 
 #[cfg(test)]

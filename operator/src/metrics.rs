@@ -23,8 +23,14 @@ pub struct ErrorLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
     /// `scale_up`, `drain`, `undrain`, `delete_drained`, `delete_drain_deadline`,
-    /// `delete_failed`, `delete_no_heartbeat`, `forget_node`.
+    /// `delete_failed`, `delete_no_heartbeat`, `forget_node`, `rollout_create`,
+    /// `rollout_drain`.
     pub decision: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub pool: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,6 +47,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     decisions: Family<DecisionLabels, Counter>,
     pods: Family<PodStateLabels, Gauge>,
+    outdated_pods: Family<PoolLabels, Gauge>,
     is_leader: Gauge,
 }
 
@@ -80,6 +87,12 @@ impl Metrics {
             "SFU pods of each pool by state, as of the last reconcile",
             pods.clone(),
         );
+        let outdated_pods = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "outdated_pods",
+            "SFU pods of each pool built from an older template (being replaced), as of the last reconcile",
+            outdated_pods.clone(),
+        );
         let is_leader = Gauge::default();
         registry.register(
             "leader",
@@ -93,6 +106,7 @@ impl Metrics {
             reconcile_duration,
             decisions,
             pods,
+            outdated_pods,
             is_leader,
         }
     }
@@ -137,6 +151,11 @@ impl Metrics {
                 })
                 .set(value);
         }
+        self.outdated_pods
+            .get_or_create(&PoolLabels {
+                pool: pool.to_owned(),
+            })
+            .set(i64::from(status.replicas - status.updated_replicas).max(0));
     }
 
     pub fn set_leader(&self, leader: bool) {

@@ -1,5 +1,7 @@
-//! The SFU Pod the operator creates for a pool (`convene sfu`), built from the pool's spec,
-//! and the reading of observed Pods back into [`ObservedPod`]s. Pure: no API calls.
+//! The SFU Pod the operator creates for a pool (`convene sfu`), built from the pool's spec
+//! and labelled with the hash of what it was built from (so that a changed spec shows which
+//! pods are outdated), and the reading of observed Pods back into [`ObservedPod`]s. Pure: no
+//! API calls.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,7 @@ use kube::Resource;
 
 use crate::crd::{
     DRAINING_SINCE_ANNOTATION, ExposureMode, MANUAL_DRAIN_ANNOTATION, POOL_LABEL, SfuPool,
+    TEMPLATE_HASH_LABEL,
 };
 use crate::decisions::{ObservedPod, PodPhase};
 
@@ -85,9 +88,9 @@ fn http_probe(path: &str, period_seconds: i32, failure_threshold: i32) -> Probe 
     }
 }
 
-/// The SFU pod `name` of `pool` (owned by it, so it goes when the pool goes).
+/// The SFU pod `name` of `pool` (owned by it, so it goes when the pool goes), labelled with
+/// its template's hash.
 pub fn sfu_pod(pool: &SfuPool, name: &str) -> crate::Result<Pod> {
-    let pool_name = pool.metadata.name.clone().unwrap_or_default();
     let namespace = pool
         .metadata
         .namespace
@@ -96,6 +99,56 @@ pub fn sfu_pod(pool: &SfuPool, name: &str) -> crate::Result<Pod> {
     let owner = pool
         .controller_owner_ref(&())
         .ok_or_else(|| crate::Error::InvalidSpec("the sfupool has no uid yet".to_owned()))?;
+    let built = built_pod(pool);
+    let template_hash = built.hash()?;
+    let mut labels = built.labels;
+    labels.insert(TEMPLATE_HASH_LABEL.to_owned(), template_hash);
+    Ok(Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace),
+            labels: Some(labels),
+            annotations: built.annotations,
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(built.spec),
+        status: None,
+    })
+}
+
+/// The hash of the pod `pool` builds now (the `convene.dev/template-hash` of its new pods).
+pub fn template_hash(pool: &SfuPool) -> crate::Result<String> {
+    built_pod(pool).hash()
+}
+
+/// Everything of a pool's pod that comes from the pool's spec: what the template hash covers.
+/// The pod's name, namespace and owner are not in it (the same for every pod of the pool).
+struct BuiltPod {
+    labels: BTreeMap<String, String>,
+    annotations: Option<BTreeMap<String, String>>,
+    spec: PodSpec,
+}
+
+impl BuiltPod {
+    /// 64-bit FNV-1a of the JSON of the labels, annotations and pod spec, as 16 hex digits (a
+    /// valid label value). FNV, not `DefaultHasher`: the hash is stored on pods and compared
+    /// by the next operator version, so it must not depend on the Rust release. Struct
+    /// fields serialise in declaration order and maps sorted, so equal pods hash equal.
+    fn hash(&self) -> crate::Result<String> {
+        let json = serde_json::to_vec(&(&self.labels, &self.annotations, &self.spec))
+            .map_err(crate::Error::Json)?;
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in json {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Ok(format!("{hash:016x}"))
+    }
+}
+
+fn built_pod(pool: &SfuPool) -> BuiltPod {
+    let pool_name = pool.metadata.name.clone().unwrap_or_default();
     let spec = &pool.spec;
     let template = &spec.template;
     let udp_port = spec.exposure.udp_port;
@@ -189,16 +242,10 @@ pub fn sfu_pod(pool: &SfuPool, name: &str) -> crate::Result<Pod> {
         ..Container::default()
     };
 
-    Ok(Pod {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(namespace),
-            labels: Some(labels),
-            annotations: (!template.annotations.is_empty()).then(|| template.annotations.clone()),
-            owner_references: Some(vec![owner]),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PodSpec {
+    BuiltPod {
+        labels,
+        annotations: (!template.annotations.is_empty()).then(|| template.annotations.clone()),
+        spec: PodSpec {
             containers: vec![container],
             host_network: host_network.then_some(true),
             dns_policy: host_network.then(|| "ClusterFirstWithHostNet".to_owned()),
@@ -227,9 +274,8 @@ pub fn sfu_pod(pool: &SfuPool, name: &str) -> crate::Result<Pod> {
                 ..PodSecurityContext::default()
             }),
             ..PodSpec::default()
-        }),
-        status: None,
-    })
+        },
+    }
 }
 
 fn to_chrono(time: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> Option<DateTime<Utc>> {
@@ -261,6 +307,12 @@ pub fn observe_pod(pod: &Pod) -> ObservedPod {
             .and_then(|condition| condition.last_transition_time.as_ref())
             .and_then(to_chrono),
         terminating: pod.metadata.deletion_timestamp.is_some(),
+        template_hash: pod
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(TEMPLATE_HASH_LABEL))
+            .cloned(),
         manual_drain: annotation(MANUAL_DRAIN_ANNOTATION).is_some_and(|value| value == "true"),
         draining_since: annotation(DRAINING_SINCE_ANNOTATION)
             .and_then(|value| DateTime::parse_from_rfc3339(value).ok())

@@ -1,5 +1,6 @@
 //! The status a plan writes: counts, load, utilisation, the per-pod summary and the
 //! conditions, from the pods as observed. Pure, like the rest of the decisions.
+//! [`rollout_transition`] tells the controller when a rollout starts or completes.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use convene_bus::registry::NODE_TTL;
@@ -12,6 +13,7 @@ pub(crate) fn pool_status<'a>(
     pool_name: &str,
     generation: Option<i64>,
     spec: &SfuPoolSpec,
+    template_hash: &str,
     previous_status: Option<&SfuPoolStatus>,
     sorted_pods: &[&ObservedPod],
     plan: &Plan,
@@ -24,6 +26,7 @@ pub(crate) fn pool_status<'a>(
         .filter(|pod| !pod.terminating)
         .collect();
     let is_draining = |pod: &ObservedPod| pod.manual_drain || pod.draining_since.is_some();
+    let is_up_to_date = |pod: &ObservedPod| pod.template_hash.as_deref() == Some(template_hash);
     let summaries: Vec<PodSummary> = existing
         .iter()
         .map(|pod| {
@@ -33,6 +36,7 @@ pub(crate) fn pool_status<'a>(
                 phase: pod.phase.as_str().to_owned(),
                 ready: pod.ready,
                 draining: is_draining(pod),
+                up_to_date: is_up_to_date(pod),
                 rooms: report.map_or(0, |node| to_i64(node.rooms)),
                 participants: report.map_or(0, |node| to_i64(node.participants)),
                 node_id: report.map(|node| node.node_id.to_string()),
@@ -118,6 +122,36 @@ pub(crate) fn pool_status<'a>(
         })
         .map(|deletion| format!("{} ({})", deletion.pod, deletion.reason.as_str()))
         .collect();
+    // Hand-drained pods are the SRE's to delete: they do not hold a rollout open.
+    let outdated: Vec<&ObservedPod> = existing
+        .iter()
+        .copied()
+        .filter(|pod| !is_up_to_date(pod) && !pod.manual_drain)
+        .collect();
+    let n_updated = existing.iter().filter(|pod| is_up_to_date(pod)).count();
+    let progressing = if outdated.is_empty() {
+        condition(
+            "Progressing",
+            false,
+            "RolloutComplete",
+            format!("all {n_updated} pods run the current template"),
+        )
+    } else {
+        let n_outdated_draining = outdated
+            .iter()
+            .filter(|pod| pod.draining_since.is_some())
+            .count();
+        condition(
+            "Progressing",
+            true,
+            "RollingOut",
+            format!(
+                "{n_updated} pods on the current template; {} outdated ({} serving, {n_outdated_draining} draining)",
+                outdated.len(),
+                outdated.len() - n_outdated_draining
+            ),
+        )
+    };
     let degraded = if broken.is_empty() {
         condition(
             "Degraded",
@@ -140,13 +174,30 @@ pub(crate) fn pool_status<'a>(
         ready_replicas: i32::try_from(ready_pods.len()).unwrap_or(i32::MAX),
         draining_replicas: i32::try_from(existing.iter().filter(|pod| is_draining(pod)).count())
             .unwrap_or(i32::MAX),
+        updated_replicas: i32::try_from(n_updated).unwrap_or(i32::MAX),
+        template_hash: template_hash.to_owned(),
         rooms: summaries.iter().map(|pod| pod.rooms).sum(),
         participants: summaries.iter().map(|pod| pod.participants).sum(),
         utilization: format!("{utilization_percent}%"),
         selector: format!("{}={pool_name}", crate::crd::POOL_LABEL),
         pods: summaries,
-        conditions: vec![ready, scaling_limited, degraded],
+        conditions: vec![ready, scaling_limited, degraded, progressing],
     }
+}
+
+/// `Some(true)` when `new` starts a rollout (its `Progressing` is `True` and the previous
+/// status's was not), `Some(false)` when it completes one, `None` otherwise: the controller
+/// announces each once.
+pub fn rollout_transition(old: Option<&SfuPoolStatus>, new: &SfuPoolStatus) -> Option<bool> {
+    let progressing = |status: &SfuPoolStatus| {
+        status
+            .conditions
+            .iter()
+            .any(|condition| condition.type_ == "Progressing" && condition.status == "True")
+    };
+    let was = old.is_some_and(progressing);
+    let is = progressing(new);
+    (was != is).then_some(is)
 }
 
 fn to_i64(value: u64) -> i64 {
