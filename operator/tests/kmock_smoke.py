@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The real `convene-operator` binary over HTTP against kmock's in-memory Kubernetes emulator
 and a throwaway Redis: the Controller's watches, the Lease, pod creation, status, events,
-scale-down and SIGTERM.
+scale-down, a failed pod replaced, the rollout of a new image and SIGTERM.
 
 With a `convene` binary as the second argument, a second pool's pods are played by real
 `convene sfu` processes (the kubelet's part, by hand): the operator drains one through the
@@ -257,7 +257,7 @@ async def main(binary, convene=None):
             status = await wait_for("a status with 2 replicas",
                                     lambda: (pool().get("status") or {}).get("replicas") == 2 and pool()["status"])
             assert status["selector"] == "convene.dev/sfupool=main", status
-            assert {c["type"] for c in status["conditions"]} == {"Ready", "ScalingLimited", "Degraded"}
+            assert {c["type"] for c in status["conditions"]} == {"Ready", "ScalingLimited", "Degraded", "Progressing"}
             print("status:", {k: status[k] for k in ("replicas", "readyReplicas", "utilization")},
                   [(c["type"], c["status"], c["reason"]) for c in status["conditions"]])
 
@@ -294,6 +294,40 @@ async def main(binary, convene=None):
             replaced = await wait_for("a replacement", lambda: [
                 p for p in live(emulator, PODS) if p["metadata"]["name"] != failed])
             print("failed pod", failed, "replaced by", replaced[0]["metadata"]["name"])
+
+            # A new image: an up-to-date pod is created first, the old one drained once the new
+            # one is ready, and deleted (it hosts nothing). No node heartbeats in this pool, so
+            # each pod is marked ready just before it matters (the grace is 8 s).
+            async def mark_ready(name):
+                async with server.client.patch(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", json={"status": {
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}],
+                }}, headers={"content-type": "application/merge-patch+json"}) as response:
+                    assert response.status < 300, await response.text()
+            old_pod = replaced[0]
+            old_hash = old_pod["metadata"]["labels"]["convene.dev/template-hash"]
+            await mark_ready(old_pod["metadata"]["name"])
+            async with server.client.patch(f"/apis/convene.dev/v1alpha1/namespaces/{NAMESPACE}/sfupools/main",
+                                           json={"spec": {"template": {"image": "ghcr.io/convene-dev/convene:0.2.0"}}},
+                                           headers={"content-type": "application/merge-patch+json"}) as response:
+                assert response.status < 300, await response.text()
+            started = asyncio.get_running_loop().time()
+            new_pods = await wait_for("an up-to-date pod", lambda: [
+                p for p in live(emulator, PODS)
+                if p["metadata"]["labels"].get("convene.dev/template-hash") not in (None, old_hash)])
+            assert new_pods[0]["spec"]["containers"][0]["image"] == "ghcr.io/convene-dev/convene:0.2.0"
+            await mark_ready(new_pods[0]["metadata"]["name"])
+            await wait_for("the old pod gone", lambda: not [
+                p for p in live(emulator, PODS) if p["metadata"]["name"] == old_pod["metadata"]["name"]])
+            status = await wait_for("the rollout complete", lambda: (s := pool().get("status") or {}) and [
+                c for c in s.get("conditions", []) if c["type"] == "Progressing" and c["reason"] == "RolloutComplete"
+            ] and s)
+            assert status["updatedReplicas"] == status["replicas"] == 1, status
+            reasons = [e.get("reason") for e in live(emulator, EVENTS)]
+            for reason in ("RolloutStarted", "RolloutCreate", "RolloutDrain", "RolloutComplete"):
+                assert reason in reasons, reasons
+            print(f"rolled out {old_hash} -> {status['templateHash']}: {old_pod['metadata']['name']} replaced by "
+                  f"{new_pods[0]['metadata']['name']} in {asyncio.get_running_loop().time() - started:.1f} s")
 
             if convene is not None:
                 await sfu_phase(emulator, server, convene, redis_port, workdir)
