@@ -179,6 +179,32 @@ async def sfu_phase(emulator, server, convene, redis_port, workdir):
         assert "NodeForgotten" in log or "stopped heartbeating" in log, log
         print(f"killed {survivor}'s node: pod replaced by {replacement[0]['metadata']['name']}, node forgotten "
               f"({asyncio.get_running_loop().time() - killed_at:.1f} s after the kill, grace 8 s)")
+
+        # A new image rolls the pool over: a real node on the new template first, then the
+        # old node is asked to drain through the bus and its pod deleted once it reports so.
+        old_pod = replacement[0]["metadata"]["name"]
+        processes[old_pod] = start_sfu(convene, old_pod, redis_port, workdir)
+        await play_kubelet_ready(server, old_pod)
+        await wait_for(f"{old_pod}'s node in the status", lambda: (s := summary(old_pod)) and s.get("nodeId"))
+        changed_at = asyncio.get_running_loop().time()
+        await patch(server, f"/apis/convene.dev/v1alpha1/namespaces/{NAMESPACE}/sfupools/media",
+                    {"spec": {"template": {"image": "ghcr.io/convene-dev/convene:0.2.0"}}})
+        new_pods = await wait_for("an up-to-date media pod", lambda: [
+            p for p in media_pods() if p["metadata"]["name"] != old_pod])
+        new_pod = new_pods[0]["metadata"]["name"]
+        processes[new_pod] = start_sfu(convene, new_pod, redis_port, workdir)
+        await play_kubelet_ready(server, new_pod)
+        await wait_for(f"{old_pod} gone", lambda: [p["metadata"]["name"] for p in media_pods()] == [new_pod])
+        log = (workdir / "operator.log").read_text()
+        assert f"deleted pod {old_pod} (Drained, 0 rooms)" in log, log
+        assert "RolloutDrain" in log and "RolloutCreate" in log, log
+        sfu_log = (workdir / f"sfu-{old_pod}.log").read_text()
+        assert "drain requested" in sfu_log, sfu_log
+        status = await wait_for("the media rollout complete", lambda: (s := media_pool().get("status") or {}) and [
+            c for c in s.get("conditions", []) if c["type"] == "Progressing" and c["status"] == "False"] and s)
+        assert status["updatedReplicas"] == 1, status
+        print(f"new image: {new_pod} created, {old_pod}'s real node drained through the bus and its pod deleted "
+              f"({asyncio.get_running_loop().time() - changed_at:.1f} s after the template change)")
     finally:
         for process in processes.values():
             if process.poll() is None:
