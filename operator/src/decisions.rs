@@ -38,7 +38,7 @@ pub struct ObservedPod {
     pub template_hash: Option<String>,
     /// `convene.dev/drain=true`: an SRE drains it by hand.
     pub manual_drain: bool,
-    /// `convene.dev/draining-since`: the operator drains it to scale down.
+    /// `convene.dev/draining-since`: the operator drains it (to scale down, or to replace it).
     pub draining_since: Option<DateTime<Utc>>,
 }
 
