@@ -129,6 +129,7 @@ impl RedisBus {
         let forwarder = Forwarder {
             pod_id: options.pod_id,
             keys: keys.clone(),
+            wanted: wanted.clone(),
             messages: subscriber.message_rx(),
             resync_requests: resync_rx,
             signals: signal_tx,
@@ -143,8 +144,8 @@ impl RedisBus {
         let tasks = vec![
             tokio::spawn(forwarder.run()),
             tokio::spawn(resubscriber.run()),
-            tokio::spawn(keep_connecting(client.clone())),
-            tokio::spawn(keep_connecting(subscriber.clone())),
+            tokio::spawn(keep_connecting(client.clone(), client.connect())),
+            tokio::spawn(keep_connecting(subscriber.clone(), subscriber.connect())),
         ];
         Ok(Self {
             client,
@@ -254,8 +255,16 @@ impl Bus for RedisBus {
         self.client
             .ping::<String>(None)
             .await
-            .map(drop)
-            .map_err(Error::Unavailable)
+            .map_err(Error::Unavailable)?;
+        // Ready means deliveries work too: a user subscribed before the subscriber
+        // connection is up may miss deliveries until the next reconnection.
+        if !self.subscriber.is_connected() {
+            return Err(Error::Unavailable(fred::error::Error::new(
+                fred::error::ErrorKind::IO,
+                "the subscriber connection is not up",
+            )));
+        }
+        Ok(())
     }
 
     fn kind(&self) -> &'static str {
@@ -639,20 +648,22 @@ impl Bus for RedisBus {
     }
 }
 
-/// Connects `client` and keeps it connected until it is told to quit. fred's reconnect
-/// policy covers connections that drop once up; a first connection that fails (the pod
-/// started before Redis) ends fred's connection task instead, so this starts it again, with
-/// the same backoff as the policy. Aborted by `close`.
-async fn keep_connecting(client: impl ClientLike) {
+/// Keeps `client` connecting until it is told to quit. fred's reconnect policy covers
+/// connections that drop once up; a first connection that fails (the pod started before
+/// Redis) ends fred's connection task (`first`) instead, so this starts it again, with the
+/// same backoff as the policy. Aborted by `close`.
+async fn keep_connecting(client: impl ClientLike, first: fred::types::ConnectHandle) {
+    let mut connection = first;
     let mut delay = Duration::from_millis(100);
     loop {
-        match client.connect().await {
-            // The client quit (`close`), or a `Redis` error we cannot fix by retrying.
+        match connection.await {
+            // The client quit (`close`), or the task is gone.
             Ok(Ok(())) | Err(_) => return,
             Ok(Err(error)) => {
                 tracing::debug!(%error, "connecting to redis failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
+                connection = client.connect();
             }
         }
     }

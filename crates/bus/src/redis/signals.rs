@@ -34,6 +34,9 @@ pub(super) fn lock_wanted(wanted: &WantedUsers) -> std::sync::MutexGuard<'_, Has
 pub(super) struct Forwarder {
     pub(super) pod_id: PodId,
     pub(super) keys: Keys,
+    /// A channel can still deliver after its user was unsubscribed (a re-subscription after
+    /// a reconnection may land after the `UNSUBSCRIBE`): such deliveries are dropped here.
+    pub(super) wanted: WantedUsers,
     pub(super) messages: broadcast::Receiver<Message>,
     pub(super) resync_requests: mpsc::Receiver<()>,
     pub(super) signals: mpsc::Sender<BusSignal>,
@@ -95,7 +98,10 @@ impl Forwarder {
             tracing::warn!(%user_id, "malformed bus envelope");
             return None;
         };
-        (origin != self.pod_id).then(|| BusSignal::Delivery {
+        if origin == self.pod_id || !lock_wanted(&self.wanted).contains(&user_id) {
+            return None;
+        }
+        Some(BusSignal::Delivery {
             user_id,
             payload: Arc::from(payload),
         })
@@ -145,6 +151,7 @@ impl Resubscriber {
             match self.subscriber.subscribe(channels.clone()).await {
                 Ok(()) => {
                     tracing::info!(n_channels, "re-subscribed to redis channels");
+                    self.unsubscribe_unwanted(channels).await;
                     return;
                 }
                 Err(error) => {
@@ -152,6 +159,31 @@ impl Resubscriber {
                     tokio::time::sleep(RESUBSCRIBE_RETRY).await;
                 }
             }
+        }
+    }
+}
+
+impl Resubscriber {
+    /// Users unsubscribed while the re-subscription was on its way were subscribed again by
+    /// it: undo that (their `unsubscribe_user` came first and will not be repeated).
+    async fn unsubscribe_unwanted(&self, channels: Vec<String>) {
+        let unwanted: Vec<String> = {
+            let wanted = lock_wanted(&self.wanted);
+            channels
+                .into_iter()
+                .filter(|channel| {
+                    self.keys
+                        .user_of_channel(channel)
+                        .is_some_and(|user_id| !wanted.contains(&user_id))
+                })
+                .collect()
+        };
+        if !unwanted.is_empty()
+            && let Err(error) = self.subscriber.unsubscribe(unwanted).await
+        {
+            // The forwarder drops their deliveries meanwhile; the next reconnection forgets
+            // them for good.
+            tracing::debug!(%error, "unsubscribing users no longer wanted failed");
         }
     }
 }
@@ -165,6 +197,7 @@ mod tests {
     struct Fixture {
         pod_id: PodId,
         keys: Keys,
+        wanted: WantedUsers,
         messages: broadcast::Sender<Message>,
         resync_requests: mpsc::Sender<()>,
         signals: mpsc::Receiver<BusSignal>,
@@ -178,9 +211,11 @@ mod tests {
             let (messages, messages_rx) = broadcast::channel(broadcast_capacity);
             let (resync_requests, resync_rx) = mpsc::channel(1);
             let (signal_tx, signals) = mpsc::channel(signal_capacity);
+            let wanted = WantedUsers::default();
             let forwarder = Forwarder {
                 pod_id,
                 keys: keys.clone(),
+                wanted: wanted.clone(),
                 messages: messages_rx,
                 resync_requests: resync_rx,
                 signals: signal_tx,
@@ -189,6 +224,7 @@ mod tests {
             Self {
                 pod_id,
                 keys,
+                wanted,
                 messages,
                 resync_requests,
                 signals,
@@ -196,7 +232,13 @@ mod tests {
             }
         }
 
+        /// A publication to `user_id`, whom this pod wants deliveries for.
         fn publish(&self, origin: PodId, user_id: Uuid, payload: &str) {
+            lock_wanted(&self.wanted).insert(user_id);
+            self.publish_to_whoever(origin, user_id, payload);
+        }
+
+        fn publish_to_whoever(&self, origin: PodId, user_id: Uuid, payload: &str) {
             let message = Message {
                 channel: self.keys.user_channel(user_id).into(),
                 value: Value::from(keys::encode_envelope(origin, payload)),
@@ -233,6 +275,17 @@ mod tests {
         fixture.publish(other_pod, user_id, "hello");
         fixture.settle().await;
         assert_eq!(fixture.received(), vec![delivery(user_id, "hello")]);
+        fixture.task.abort();
+    }
+
+    #[tokio::test]
+    async fn deliveries_for_users_the_pod_no_longer_wants_are_dropped() {
+        let mut fixture = Fixture::start(16, 16);
+        let (wanted, unwanted, other_pod) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        fixture.publish_to_whoever(other_pod, unwanted, "late");
+        fixture.publish(other_pod, wanted, "hello");
+        fixture.settle().await;
+        assert_eq!(fixture.received(), vec![delivery(wanted, "hello")]);
         fixture.task.abort();
     }
 
