@@ -29,6 +29,9 @@ pub struct WebSocketQuery {
     pub ticket: Option<String>,
 }
 
+/// What each WebSocket reads from its TCP stream at a time.
+const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Open the WebSocket (JSON frames; see docs/protocol.md). Authenticated by the session
 /// cookie, a bearer token, or a one-time `ticket`.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "realtime",
@@ -106,6 +109,10 @@ pub async fn connect(
     let user = authenticated.user;
     let session_id = authenticated.session.id;
     Ok(upgrade
+        // tungstenite's default 128 KiB read buffer per socket was most of an idle
+        // connection's ~140 KiB; client frames are small, and a larger one still fits
+        // (the buffer grows up to the frame limit).
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
         .max_message_size(convene_proto::MAX_CLIENT_FRAME_BYTES)
         .max_frame_size(convene_proto::MAX_CLIENT_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
