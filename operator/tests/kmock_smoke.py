@@ -13,6 +13,7 @@ selectors, runs no kubelet (pods never start; this script plays the kubelet by p
 their status) and does not check resourceVersion preconditions. A pass says the operator's
 wiring talks plain Kubernetes HTTP end to end; it says nothing about a real apiserver.
 
+    script/test-chart -k kmock   # (the suite runs it so; a venv by hand works too:)
     python3 -m venv /tmp/kmock-venv && /tmp/kmock-venv/bin/pip install kmock==0.8
     cargo build -p convene-operator
     /tmp/kmock-venv/bin/python operator/tests/kmock_smoke.py [convene-operator [convene]]
