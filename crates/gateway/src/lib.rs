@@ -19,6 +19,7 @@ mod error;
 pub mod meetings;
 pub mod metrics;
 mod middleware;
+pub mod process_metrics;
 pub mod rate_limit;
 mod settings;
 mod state;

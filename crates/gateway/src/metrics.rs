@@ -33,6 +33,7 @@ type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
     registry: Registry,
+    process: crate::process_metrics::ProcessMetrics,
     http_requests: Family<HttpLabels, Counter>,
     http_request_duration: HistogramFamily,
     auth_events: Family<EventLabels, Counter>,
@@ -139,6 +140,7 @@ impl Metrics {
         );
         Self {
             registry,
+            process: crate::process_metrics::ProcessMetrics::new(),
             sfu_rooms,
             sfu_participants,
             sfu_tracks,
@@ -215,7 +217,9 @@ impl Metrics {
             .set(i64::from(pool.idle_connections));
         self.db_max_connections.set(i64::from(pool.max_connections));
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        prometheus_client::encoding::text::encode_registry(&mut text, &self.registry)?;
+        prometheus_client::encoding::text::encode_registry(&mut text, self.process.refresh())?;
+        prometheus_client::encoding::text::encode_eof(&mut text)?;
         Ok(text)
     }
 }
