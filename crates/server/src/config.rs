@@ -325,7 +325,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "password_hash_concurrency",
         default: "0",
-        doc: "Password hashes computed at once (19 MiB each). 0: the number of CPU cores.",
+        doc: "Password hashes computed at once, each on a thread of its own that keeps its 19 MiB of argon2 memory once used. 0: the number of CPU cores.",
         apply: |c, v| {
             c.password_hash_concurrency = parse(v)?;
             Ok(())
