@@ -19,8 +19,10 @@ const LOGINS: usize = 12;
 /// whatever the machine's core count: each thread may allocate its 19 MiB once, the first
 /// time it hashes, which can be during the logins for a thread the registration did not use.
 const HASHING_THREADS: &str = "2";
-/// One more thread's 19 MiB, plus room for allocator and runtime noise. Keeping one hash per
-/// login would add 12 × ~19.5 ≈ 234 MiB.
+/// One more thread's 19 MiB, plus room for allocator and runtime noise. The code before the
+/// fix (a fresh 19 MiB per hash on tokio's blocking pool) grew by 95 MiB here: ~19.5 MiB for
+/// each of the first five logins, then flat (3 runs on a debug build, 2-core machine, with 1
+/// or 2 hashing threads); after the fix it grows by ~19 MiB, once.
 const MAX_GROWTH_KIB: u64 = 60 * 1024;
 
 /// `VmRSS` of process `pid` in KiB.
