@@ -76,12 +76,27 @@ pub fn chat_summary(report: &ChatReport) -> String {
         ),
         ("delivery latency", latency_line(&report.delivery_latency)),
         ("ack latency", latency_line(&report.ack_latency)),
+        ("send lag", latency_line(&report.send_lag)),
         ("connect latency", latency_line(&report.connect_latency)),
         (
-            "order",
+            "final gaps",
             format!(
-                "gaps {} | duplicates {} | repaired by fetch {} | reconnects {}",
-                report.gaps, report.duplicates, report.repaired_by_fetch, report.reconnects
+                "{} (in history, never received even by asking)",
+                report.gaps
+            ),
+        ),
+        (
+            "live gaps",
+            format!(
+                "{} (not pushed live, fetched from history) | resyncs {} | reconnects {}",
+                report.live_stream_gaps, report.resyncs, report.reconnects
+            ),
+        ),
+        (
+            "duplicates",
+            format!(
+                "{} seqs twice | {} messages under a new seq | {} client ids twice in history",
+                report.duplicates, report.duplicate_messages, report.client_ids_stored_twice
             ),
         ),
         ("errors", errors),
@@ -191,9 +206,20 @@ pub fn chaos_summary(report: &ChaosReport) -> String {
         "{:>16}  {}\n",
         "verdict",
         if report.consistent {
-            "zero gaps, zero duplicates, every message acknowledged"
+            "zero final gaps, zero duplicates, every message acknowledged"
         } else {
-            "INCONSISTENT: gaps, duplicates or unacknowledged messages (see above)"
+            "INCONSISTENT: final gaps, duplicates or unacknowledged messages (see above)"
+        }
+    ));
+    text.push_str(&format!(
+        "{:>16}  {} live-stream gaps repaired from history, {} errors{}\n",
+        "live stream",
+        report.chat.live_stream_gaps,
+        report.chat.error_count(),
+        if report.live_stream_gapless {
+            ""
+        } else {
+            " (resume should replay from the cursor: expected 0)"
         }
     ));
     text
@@ -280,8 +306,12 @@ pub fn compare_summary(report: &CompareReport) -> String {
     ));
     text.push_str(&row(
         "gaps / duplicates",
-        format!("{} / {}", convene.chat.gaps, convene.chat.duplicates),
-        format!("{} / {}", baseline.chat.gaps, baseline.chat.duplicates),
+        format!("{} / {}", convene.chat.gaps, convene.chat.all_duplicates()),
+        format!(
+            "{} / {}",
+            baseline.chat.gaps,
+            baseline.chat.all_duplicates()
+        ),
         String::new(),
     ));
     text.push_str(&row(

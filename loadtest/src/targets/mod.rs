@@ -149,6 +149,14 @@ pub struct ChatMessage {
     pub text: String,
 }
 
+/// One entry of a conversation's log as history returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    /// The sender's client id, when the entry is a message.
+    pub client_id: Option<String>,
+}
+
 /// What a connection reports to its scenario.
 #[derive(Debug, Clone)]
 pub enum Incoming {
@@ -158,6 +166,9 @@ pub enum Incoming {
         conversation_id: String,
         seq: i64,
         message: Option<ChatMessage>,
+        /// The event came in the answer to an [`Outgoing::Fetch`] (history), not on the live
+        /// stream (which includes Convene's resume replay).
+        via_fetch: bool,
     },
     SendAcked {
         client_id: String,
@@ -245,13 +256,13 @@ pub trait Target: Send + Sync {
     /// Opens an authenticated connection for `user`.
     async fn connect(&self, user: &UserAccount, gateway_index: usize) -> Result<Connection>;
 
-    /// Every seq in the conversation's log after `after_seq`, read from history.
-    async fn history_seqs(
+    /// Every entry of the conversation's log after `after_seq`, read from history.
+    async fn history(
         &self,
         user: &UserAccount,
         conversation: &ConversationRef,
         after_seq: i64,
-    ) -> Result<Vec<i64>>;
+    ) -> Result<Vec<HistoryEntry>>;
 }
 
 #[cfg(test)]

@@ -17,11 +17,12 @@ use crate::progress::LiveCounters;
 use crate::sequence::{Observation, SequenceTracker};
 use crate::targets::{Connection, ConversationRef, Incoming, Outgoing, Target, UserAccount};
 
-/// The text of a message: the send time (µs since the epoch) first, so that any recipient
-/// can measure latency, then padding.
-fn message_text(message_bytes: usize) -> String {
-    let micros = unix_micros();
-    let mut text = format!("lt {micros} ");
+/// The text of a message: its *scheduled* send time (µs since the epoch) first, so that any
+/// recipient can measure latency from when the open-loop schedule said it should go (a load
+/// tester that falls behind its schedule then shows its own lag in the latency instead of
+/// hiding it: no coordinated omission), then padding.
+fn message_text(scheduled_micros: u64, message_bytes: usize) -> String {
+    let mut text = format!("lt {scheduled_micros} ");
     while text.len() < message_bytes {
         text.push('x');
     }
@@ -44,6 +45,9 @@ fn sent_at_micros(text: &str) -> Option<u64> {
 pub(super) struct UserOutcome {
     pub(super) delivery_latency: LatencyRecorder,
     pub(super) ack_latency: LatencyRecorder,
+    /// How late each send fired against its scheduled time (the tester's own lag, and the
+    /// time a reconnecting client could not send); already included in both latencies.
+    pub(super) send_lag: LatencyRecorder,
     pub(super) sent: u64,
     pub(super) acked: u64,
     pub(super) acked_as_duplicate: u64,
@@ -51,7 +55,9 @@ pub(super) struct UserOutcome {
     pub(super) last_delivery: Option<Instant>,
     pub(super) errors: BTreeMap<String, u64>,
     pub(super) duplicates: u64,
-    pub(super) repaired_by_fetch: u64,
+    pub(super) repeated_messages: u64,
+    pub(super) live_stream_gaps: u64,
+    pub(super) resyncs: u64,
     pub(super) reconnects: u64,
     pub(super) unacked: u64,
     pub(super) tracker: Option<SequenceTracker>,
@@ -68,6 +74,7 @@ pub(super) struct UserPlan {
 pub(super) fn merge(total: &mut UserOutcome, user: UserOutcome) {
     total.delivery_latency.merge(&user.delivery_latency);
     total.ack_latency.merge(&user.ack_latency);
+    total.send_lag.merge(&user.send_lag);
     total.sent += user.sent;
     total.acked += user.acked;
     total.acked_as_duplicate += user.acked_as_duplicate;
@@ -77,7 +84,9 @@ pub(super) fn merge(total: &mut UserOutcome, user: UserOutcome) {
         *total.errors.entry(code).or_default() += count;
     }
     total.duplicates += user.duplicates;
-    total.repaired_by_fetch += user.repaired_by_fetch;
+    total.repeated_messages += user.repeated_messages;
+    total.live_stream_gaps += user.live_stream_gaps;
+    total.resyncs += user.resyncs;
     total.reconnects += user.reconnects;
     total.unacked += user.unacked;
 }
@@ -105,7 +114,8 @@ const MAX_RECONNECT_ATTEMPTS: u32 = 20;
 
 struct PendingSend {
     text: String,
-    sent_at: Instant,
+    /// When the schedule said to send it (ack latency is measured from here).
+    scheduled_at: Instant,
 }
 
 /// One simulated user: sends on its schedule, receives everything, and at the end waits until
@@ -123,6 +133,8 @@ pub(super) async fn run_user(
 ) -> UserOutcome {
     let mut outcome = UserOutcome::default();
     let mut tracker = SequenceTracker::new(plan.conversation.base_seq);
+    // The wall clock at `started`, to put scheduled instants into message texts.
+    let started_micros = unix_micros().saturating_sub(started.elapsed().as_micros() as u64);
     let mut connection = Some(connection);
     let mut pending: BTreeMap<String, PendingSend> = BTreeMap::new();
     let client_id_prefix = format!("{}-", plan.user.username);
@@ -197,10 +209,14 @@ pub(super) async fn run_user(
         tokio::select! {
             _ = send_timer, if sending => {
                 message_index += 1;
+                let scheduled_at = next_send;
                 next_send += plan.send_interval;
+                let fired_at = Instant::now();
+                outcome.send_lag.record(fired_at.saturating_duration_since(scheduled_at), scheduled_at.duration_since(started));
                 let client_id = format!("{client_id_prefix}{message_index}");
-                let text = message_text(config.message_bytes);
-                pending.insert(client_id.clone(), PendingSend { text: text.clone(), sent_at: Instant::now() });
+                let scheduled_micros = started_micros + scheduled_at.duration_since(started).as_micros() as u64;
+                let text = message_text(scheduled_micros, config.message_bytes);
+                pending.insert(client_id.clone(), PendingSend { text: text.clone(), scheduled_at });
                 outcome.sent += 1;
                 LiveCounters::add(&counters.sent, 1);
                 let request = Outgoing::Send {
@@ -218,15 +234,13 @@ pub(super) async fn run_user(
                     continue;
                 };
                 match incoming {
-                    Incoming::Event { conversation_id, seq, message } => {
+                    Incoming::Event { conversation_id, seq, message, via_fetch } => {
                         if conversation_id != plan.conversation.conversation_id {
                             continue;
                         }
-                        if tracker.observe(seq) == Observation::Duplicate {
+                        let client_id = message.as_ref().map(|message| message.client_id.as_str());
+                        if tracker.observe_event(seq, client_id, via_fetch) != Observation::New {
                             continue;
-                        }
-                        if fetched_at.is_some() {
-                            outcome.repaired_by_fetch += 1;
                         }
                         let Some(message) = message else { continue };
                         if message.client_id.starts_with(&client_id_prefix) {
@@ -247,7 +261,7 @@ pub(super) async fn run_user(
                             if duplicate {
                                 outcome.acked_as_duplicate += 1;
                             }
-                            outcome.ack_latency.record(send.sent_at.elapsed(), send.sent_at.duration_since(started));
+                            outcome.ack_latency.record(send.scheduled_at.elapsed(), send.scheduled_at.duration_since(started));
                         }
                     }
                     Incoming::SendFailed { client_id, code } => {
@@ -255,7 +269,22 @@ pub(super) async fn run_user(
                         count_error(&mut outcome, &code);
                     }
                     Incoming::Error { code, .. } => count_error(&mut outcome, &code),
-                    Incoming::ResyncRequired { .. } => count_error(&mut outcome, "resync_required"),
+                    Incoming::ResyncRequired { conversation_id } => {
+                        // The server says live events were dropped: ask history from the
+                        // cursor at once, as a real client does. What that fetch brings counts
+                        // as live-stream gaps.
+                        outcome.resyncs += 1;
+                        if conversation_id.as_ref().is_none_or(|id| *id == plan.conversation.conversation_id) {
+                            fetched_at = Some(Instant::now());
+                            let request = Outgoing::Fetch {
+                                conversation_id: plan.conversation.conversation_id.clone(),
+                                after_seq: tracker.cursor(),
+                            };
+                            if active.send(request).await.is_err() {
+                                connection = None;
+                            }
+                        }
+                    }
                     Incoming::Subscribed => {}
                     Incoming::Closed { reason } => {
                         tracing::debug!(user = %plan.user.username, %reason, "connection closed");
@@ -299,6 +328,8 @@ pub(super) async fn run_user(
     }
     outcome.unacked = pending.len() as u64;
     outcome.duplicates = tracker.duplicates();
+    outcome.repeated_messages = tracker.repeated_messages();
+    outcome.live_stream_gaps = tracker.live_stream_gaps();
     outcome.tracker = Some(tracker);
     outcome
 }
@@ -309,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_send_time_is_read_back_from_the_text() {
-        let text = message_text(64);
+        let text = message_text(unix_micros(), 64);
         assert!(text.len() >= 64);
         let sent = sent_at_micros(&text).unwrap();
         assert!(sent > 1_700_000_000_000_000);

@@ -1,8 +1,12 @@
 //! `chat`: N users in K group conversations send at an aggregate rate for a duration; every
 //! recipient measures send-to-receive latency (the send time travels in the text) and checks
-//! seqs per conversation for gaps and duplicates. After the run, each recipient's missing seqs
-//! are checked against the conversation's history, so only a message that exists and never
-//! arrived counts as a gap.
+//! seqs per conversation for gaps and duplicates (see [`crate::sequence`] for what each count
+//! means). A recipient that stalls below the final seq, or is told `resync_required`, asks
+//! history for the rest; what arrives that way counts as a live-stream gap, not as delivered
+//! live. After the run, each recipient's still-missing seqs are checked against the
+//! conversation's history (final gaps: lost messages), and history itself is checked for a
+//! client id stored twice. Latency is measured from each message's scheduled send time
+//! (open loop); how late sends fired is reported apart as `send_lag`.
 //!
 //! With `reconnect` (the `chaos` scenario), a client whose socket closes connects again to the
 //! next gateway, resumes from its cursor and resends its unacknowledged messages with the same
@@ -22,6 +26,7 @@ use self::client::{UserOutcome, UserPlan, merge, run_user, subscribe};
 use super::setup::{self, Population};
 use crate::metrics::{LatencyAtSecond, LatencyRecorder, LatencySummary, PercentilePoint};
 use crate::progress::{LiveCounters, LiveProgress};
+use crate::sequence::client_ids_stored_twice;
 use crate::targets::{ConversationRef, Target, TargetKind, UserAccount};
 use crate::{Error, Result, bounds};
 
@@ -103,17 +108,32 @@ pub struct ChatReport {
     pub measured_seconds: f64,
     pub delivery_latency: LatencySummary,
     pub ack_latency: LatencySummary,
+    /// How late each send fired against its open-loop schedule (the tester's own lag, and the
+    /// time a reconnecting client could not send). Both latencies above are measured from the
+    /// scheduled time, so they already include it.
+    pub send_lag: LatencySummary,
     pub connect_latency: LatencySummary,
     pub delivery_latency_over_time: Vec<LatencyAtSecond>,
     pub delivery_percentile_curve: Vec<PercentilePoint>,
     /// Errors by code (failed sends, error frames, failed connects).
     pub errors: BTreeMap<String, u64>,
-    /// Seqs in history that a recipient never received.
+    /// Final gaps: seqs in history that a recipient never received, not even by asking
+    /// history (lost messages), summed over recipients.
     pub gaps: u64,
-    /// Seqs a recipient received more than once.
+    /// Live-stream gaps: seqs a recipient did not get on the live stream (pushed events,
+    /// including a resume's replay) and got only from history (`fetch_events` / `history`)
+    /// after a stall or a `resync_required`, summed over recipients. Repaired, so not in
+    /// `gaps`.
+    pub live_stream_gaps: u64,
+    /// Seqs a recipient received more than once, summed over recipients.
     pub duplicates: u64,
-    /// Seqs a recipient got only by asking (`fetch_events` / history) after a stall.
-    pub repaired_by_fetch: u64,
+    /// New seqs carrying a message (sender's client id) a recipient had already received
+    /// under another seq, summed over recipients: a retried send stored twice.
+    pub duplicate_messages: u64,
+    /// History entries, per conversation, repeating a client id stored under an earlier seq.
+    pub client_ids_stored_twice: u64,
+    /// `resync_required` frames received (each answered by a history fetch).
+    pub resyncs: u64,
     pub reconnects: u64,
     /// Sends still unacknowledged at the end.
     pub unacked: u64,
@@ -122,6 +142,12 @@ pub struct ChatReport {
 impl ChatReport {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Every kind of duplicate: seqs twice, a message under two seqs at a recipient, a client
+    /// id twice in history.
+    pub fn all_duplicates(&self) -> u64 {
+        self.duplicates + self.duplicate_messages + self.client_ids_stored_twice
     }
 }
 
@@ -201,8 +227,9 @@ pub async fn run(
         done += 1;
     }
     drop(progress);
-    let last_seqs =
-        Arc::new(read_last_seqs(target.as_ref(), &users, &conversations, &membership).await?);
+    let (last_seqs, client_ids_stored_twice) =
+        read_histories(target.as_ref(), &users, &conversations, &membership).await?;
+    let last_seqs = Arc::new(last_seqs);
     let _ = last_seqs_tx.send(Some(last_seqs.clone()));
 
     let mut outcome = UserOutcome::default();
@@ -254,26 +281,32 @@ pub async fn run(
         measured_seconds: measured.as_secs_f64(),
         delivery_latency: outcome.delivery_latency.summary(),
         ack_latency: outcome.ack_latency.summary(),
+        send_lag: outcome.send_lag.summary(),
         connect_latency: connect_latency.summary(),
         delivery_latency_over_time: outcome.delivery_latency.over_time(),
         delivery_percentile_curve: outcome.delivery_latency.percentile_curve(),
         errors: outcome.errors,
         gaps,
+        live_stream_gaps: outcome.live_stream_gaps,
         duplicates: outcome.duplicates,
-        repaired_by_fetch: outcome.repaired_by_fetch,
+        duplicate_messages: outcome.repeated_messages,
+        client_ids_stored_twice,
+        resyncs: outcome.resyncs,
         reconnects: outcome.reconnects,
         unacked: outcome.unacked,
     })
 }
 
-/// The newest seq of each conversation, read from history by one of its members.
-async fn read_last_seqs(
+/// The newest seq of each conversation, read from history by one of its members, and how
+/// many history entries repeat a client id (summed over conversations).
+async fn read_histories(
     target: &dyn Target,
     users: &[UserAccount],
     conversations: &[ConversationRef],
     membership: &[usize],
-) -> Result<HashMap<String, i64>> {
+) -> Result<(HashMap<String, i64>, u64)> {
     let mut last_seqs = HashMap::new();
+    let mut stored_twice = 0;
     for (conversation_index, conversation) in conversations.iter().enumerate() {
         let Some(member) = membership
             .iter()
@@ -282,15 +315,21 @@ async fn read_last_seqs(
         else {
             continue;
         };
-        let seqs = target
-            .history_seqs(member, conversation, conversation.base_seq)
+        let entries = target
+            .history(member, conversation, conversation.base_seq)
             .await?;
+        stored_twice +=
+            client_ids_stored_twice(entries.iter().map(|entry| entry.client_id.as_deref()));
         last_seqs.insert(
             conversation.conversation_id.clone(),
-            seqs.iter().copied().max().unwrap_or(conversation.base_seq),
+            entries
+                .iter()
+                .map(|entry| entry.seq)
+                .max()
+                .unwrap_or(conversation.base_seq),
         );
     }
-    Ok(last_seqs)
+    Ok((last_seqs, stored_twice))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use convene_proto::{EventView, ServerFrame};
+use convene_proto::{EventKindView, EventView, ServerFrame};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -17,8 +17,8 @@ use uuid::Uuid;
 mod socket;
 
 use super::{
-    CONNECT_TIMEOUT, Connection, ConversationRef, INCOMING_CAPACITY, OUTGOING_CAPACITY,
-    REQUEST_TIMEOUT, Target, TargetKind, UserAccount,
+    CONNECT_TIMEOUT, Connection, ConversationRef, HistoryEntry, INCOMING_CAPACITY,
+    OUTGOING_CAPACITY, REQUEST_TIMEOUT, Target, TargetKind, UserAccount,
 };
 use crate::{Error, Result};
 
@@ -352,12 +352,12 @@ impl Target for ConveneTarget {
         ))
     }
 
-    async fn history_seqs(
+    async fn history(
         &self,
         user: &UserAccount,
         conversation: &ConversationRef,
         after_seq: i64,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<HistoryEntry>> {
         let mut seqs = Vec::new();
         let mut after_seq = after_seq;
         loop {
@@ -387,7 +387,13 @@ impl Target for ConveneTarget {
                 .json()
                 .await
                 .map_err(|source| Error::Http { url, source })?;
-            seqs.extend(page.events.iter().map(|event| event.seq));
+            seqs.extend(page.events.iter().map(|event| HistoryEntry {
+                seq: event.seq,
+                client_id: match &event.change {
+                    EventKindView::MessageCreated { message } => Some(message.client_id.clone()),
+                    _ => None,
+                },
+            }));
             match page.events.last() {
                 Some(last) if !page.complete => after_seq = last.seq,
                 _ => return Ok(seqs),

@@ -125,7 +125,7 @@ async fn write(
         .map_err(|error| format!("socket error: {error}"))
 }
 
-fn event_report(event: EventView) -> Incoming {
+fn event_report(event: EventView, via_fetch: bool) -> Incoming {
     let message = match event.change {
         EventKindView::MessageCreated { message } => Some(ChatMessage {
             client_id: message.client_id,
@@ -137,14 +137,19 @@ fn event_report(event: EventView) -> Incoming {
         conversation_id: event.conversation_id.to_string(),
         seq: event.seq,
         message,
+        via_fetch,
     }
 }
 
 /// What a server frame means to a scenario.
 fn translate(frame: ServerFrame) -> Vec<Incoming> {
     match frame {
-        ServerFrame::Event { event } => vec![event_report(event)],
-        ServerFrame::Events { events, .. } => events.into_iter().map(event_report).collect(),
+        ServerFrame::Event { event } => vec![event_report(event, false)],
+        // `events` only answers `fetch_events` (resume replays as single `event` frames).
+        ServerFrame::Events { events, .. } => events
+            .into_iter()
+            .map(|event| event_report(event, true))
+            .collect(),
         ServerFrame::MessageSent {
             client_id,
             duplicate,

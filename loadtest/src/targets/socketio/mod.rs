@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    CONNECT_TIMEOUT, ChatMessage, Connection, ConversationRef, INCOMING_CAPACITY, Incoming,
-    OUTGOING_CAPACITY, Outgoing, Target, TargetKind, UserAccount,
+    CONNECT_TIMEOUT, ChatMessage, Connection, ConversationRef, HistoryEntry, INCOMING_CAPACITY,
+    Incoming, OUTGOING_CAPACITY, Outgoing, Target, TargetKind, UserAccount,
 };
 use crate::{Error, Result};
 
@@ -79,6 +79,8 @@ struct MessagePage {
 #[derive(Debug, Deserialize)]
 struct HistoryMessage {
     seq: i64,
+    #[serde(default)]
+    client_id: Option<String>,
 }
 
 /// Opens the socket and completes the Engine.IO and Socket.IO handshakes as `user`.
@@ -185,12 +187,12 @@ impl Target for SocketIoTarget {
         ))
     }
 
-    async fn history_seqs(
+    async fn history(
         &self,
         user: &UserAccount,
         conversation: &ConversationRef,
         after_seq: i64,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<HistoryEntry>> {
         let mut websocket = handshake(self.base_url(0), &user.username).await?;
         let mut seqs = Vec::new();
         let mut after_seq = after_seq;
@@ -235,7 +237,10 @@ impl Target for SocketIoTarget {
             })??;
             next_id += 1;
             let count = page.messages.len() as u64;
-            seqs.extend(page.messages.iter().map(|message| message.seq));
+            seqs.extend(page.messages.iter().map(|message| HistoryEntry {
+                seq: message.seq,
+                client_id: message.client_id.clone(),
+            }));
             match page.messages.last() {
                 Some(last) if count >= HISTORY_PAGE => after_seq = last.seq,
                 _ => break,
@@ -289,6 +294,7 @@ async fn drive(
                                     client_id: event.client_id,
                                     text: event.text,
                                 }),
+                                via_fetch: false,
                             }),
                             Err(error) => Some(Incoming::Error {
                                 code: "unparsed_message".to_owned(),
@@ -334,6 +340,7 @@ async fn drive(
                                     conversation_id: event.conversation,
                                     seq: event.seq,
                                     message: Some(ChatMessage { client_id: event.client_id, text: event.text }),
+                                    via_fetch: true,
                                 };
                                 if incoming.send(report).await.is_err() {
                                     closed = true;
