@@ -45,6 +45,7 @@ fn main() {
                 template_hash: Some("current".to_owned()),
                 manual_drain: false,
                 draining_since: (index % 4 == 0).then(|| now - TimeDelta::seconds(60)),
+                heartbeat_missing_since: None,
             })
             .collect();
         let nodes: Vec<NodeReport> = (0..n_pods)
@@ -68,7 +69,7 @@ fn main() {
                 "current",
                 None,
                 &pods,
-                &nodes,
+                Some(&nodes),
                 now,
                 Settings::default(),
             );

@@ -22,7 +22,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::crd::{DRAINING_SINCE_ANNOTATION, POOL_LABEL, SfuPool};
+use crate::crd::{
+    DRAINING_SINCE_ANNOTATION, HEARTBEAT_MISSING_SINCE_ANNOTATION, POOL_LABEL, SfuPool,
+};
 use crate::decisions::{self, DeleteReason, DrainReason, NodeReport, Plan, Settings};
 use crate::metrics::Metrics;
 use crate::pods::{observe_pod, random_pod_name, sfu_pod, template_hash};
@@ -128,16 +130,26 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
         .collect();
     let observed_pods: Vec<_> = owned.iter().map(|pod| observe_pod(pod)).collect();
 
-    let nodes: Vec<NodeReport> = ctx
-        .bus
-        .sfu_all_nodes()
-        .await?
-        .iter()
-        .map(|(record, claimed)| NodeReport::from_record(record, *claimed))
-        .collect();
-    ctx.bus
-        .sfu_set_placement_policy(pool.spec.placement.into())
-        .await?;
+    // A bus that cannot be read is a registry outage for the plan (which then deletes and
+    // drains nothing on the registry's word), not a failed reconcile: failed pods are still
+    // replaced meanwhile.
+    let nodes: Option<Vec<NodeReport>> = match ctx.bus.sfu_all_nodes().await {
+        Ok(records) => Some(
+            records
+                .iter()
+                .map(|(record, claimed)| NodeReport::from_record(record, *claimed))
+                .collect(),
+        ),
+        Err(error) => {
+            tracing::warn!(pool = %pool_name, %error, "reading the SFU node records failed");
+            None
+        }
+    };
+    if nodes.is_some() {
+        ctx.bus
+            .sfu_set_placement_policy(pool.spec.placement.into())
+            .await?;
+    }
 
     let template_hash = template_hash(pool)?;
     let plan = decisions::plan(
@@ -147,7 +159,7 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
         &template_hash,
         pool.status.as_ref(),
         &observed_pods,
-        &nodes,
+        nodes.as_deref(),
         now,
         ctx.settings,
     );
@@ -156,6 +168,33 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
         ctx,
         pool_ref: &pool_ref,
     };
+
+    if plan.registry_unavailable && !crate::status::registry_was_unavailable(pool.status.as_ref()) {
+        events
+            .publish(
+                EventType::Warning,
+                "RegistryUnavailable",
+                "Hold",
+                "no pod of the pool has a fresh SFU node record in the bus (a Redis restart or outage?): no pod is deleted or drained for its silence until the records are back".to_owned(),
+            )
+            .await;
+    }
+
+    let since = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    for pod in &plan.mark_heartbeat_missing {
+        let patch =
+            json!({"metadata": {"annotations": {HEARTBEAT_MISSING_SINCE_ANNOTATION: since}}});
+        pods_api
+            .patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    for pod in &plan.clear_heartbeat_missing {
+        let patch =
+            json!({"metadata": {"annotations": {HEARTBEAT_MISSING_SINCE_ANNOTATION: null}}});
+        pods_api
+            .patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
 
     // Claims first: the sooner a dead node's rooms are released, the sooner gateways place
     // them again.
@@ -233,7 +272,6 @@ pub async fn reconcile_pool(pool: &SfuPool, ctx: &Context, now: DateTime<Utc>) -
             .await;
     }
 
-    let since = now.to_rfc3339_opts(SecondsFormat::Secs, true);
     for drain in &plan.start_drain {
         let patch = json!({"metadata": {"annotations": {DRAINING_SINCE_ANNOTATION: since}}});
         pods_api

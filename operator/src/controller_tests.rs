@@ -312,7 +312,18 @@ async fn a_failed_pods_room_claims_are_released_in_redis() {
     let bus = Arc::new(
         convene_bus::RedisBus::connect(&format!("redis://127.0.0.1:{}", redis.port)).unwrap(),
     );
-    bus.ping().await.unwrap();
+    // `ping` says ready only once the subscriber connection is up too, a moment after
+    // `connect`: wait for it (bounded), as a readiness probe would.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match bus.ping().await {
+            Ok(()) => break,
+            Err(error) if tokio::time::Instant::now() >= deadline => {
+                panic!("the Redis bus was not ready within 5 s: {error:?}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
     let live = heartbeat(bus.as_ref(), "main-aaaaa", 0, now).await;
     let mut crashed = record("main-bbbbb", 1, 4, now);
     crashed.heartbeat_at = now - TimeDelta::seconds(4);
@@ -371,9 +382,27 @@ async fn a_ready_pod_that_stopped_heartbeating_is_replaced_and_forgotten() {
     let mut silent = record("main-bbbbb", 3, 12, now);
     silent.heartbeat_at = now - TimeDelta::seconds(45);
     bus.sfu_heartbeat(&silent).await.unwrap();
+    // First seen silent: the pod is only marked, with the time, on the pod itself.
+    let scenario = Scenario::HeartbeatMissing {
+        pods: vec![
+            TestPod::ready("main-aaaaa", now).pod(),
+            TestPod::ready("main-bbbbb", now).pod(),
+        ],
+        registry_event: false,
+        marked: vec!["main-bbbbb".to_owned()],
+        cleared: vec![],
+        status_patched: true,
+    };
+    let (plan, _) = reconcile_against(&SfuPool::test(), scenario, &bus, now).await;
+    assert!(plan.delete.is_empty() && plan.forget_nodes.is_empty());
+    assert_eq!(bus.sfu_all_nodes().await.unwrap().len(), 2);
+
+    // Silent for the grace since it was marked (by this operator or a previous leader).
     let pods = vec![
         TestPod::ready("main-aaaaa", now).pod(),
-        TestPod::ready("main-bbbbb", now).pod(),
+        TestPod::ready("main-bbbbb", now)
+            .heartbeat_missing_since(now - TimeDelta::seconds(30))
+            .pod(),
     ];
     let scenario = Scenario::Delete {
         pods,
@@ -384,6 +413,48 @@ async fn a_ready_pod_that_stopped_heartbeating_is_replaced_and_forgotten() {
     };
     reconcile_against(&SfuPool::test(), scenario, &bus, now).await;
     assert_eq!(bus.sfu_all_nodes().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn records_wiped_by_a_redis_restart_delete_nothing_and_report_the_outage_once() {
+    let now = Utc::now();
+    // Redis restarted: no record at all, every pod ready (one was already marked silent).
+    let bus = Arc::new(InProcessBus::new());
+    let pods = vec![
+        TestPod::ready("main-aaaaa", now).pod(),
+        TestPod::ready("main-bbbbb", now)
+            .heartbeat_missing_since(now - TimeDelta::seconds(120))
+            .pod(),
+    ];
+    let scenario = Scenario::HeartbeatMissing {
+        pods: pods.clone(),
+        registry_event: true,
+        marked: vec![],
+        cleared: vec!["main-bbbbb".to_owned()],
+        status_patched: true,
+    };
+    let (plan, statuses) = reconcile_against(&SfuPool::test(), scenario, &bus, now).await;
+    assert!(plan.registry_unavailable);
+    assert!(plan.delete.is_empty() && plan.create == 0, "{plan:?}");
+    assert_eq!(
+        condition(&statuses[0], "Degraded"),
+        ("True", "RegistryUnavailable")
+    );
+
+    // The next reconcile, still without records, announces nothing again.
+    let pool = SfuPool::test().with_status(statuses[0].clone());
+    let pods = vec![
+        TestPod::ready("main-aaaaa", now).pod(),
+        TestPod::ready("main-bbbbb", now).pod(),
+    ];
+    let scenario = Scenario::HeartbeatMissing {
+        pods,
+        registry_event: false,
+        marked: vec![],
+        cleared: vec![],
+        status_patched: false,
+    };
+    reconcile_against(&pool, scenario, &bus, now).await;
 }
 
 #[tokio::test]

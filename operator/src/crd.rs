@@ -19,6 +19,10 @@ pub const POOL_LABEL: &str = "convene.dev/sfupool";
 pub const MANUAL_DRAIN_ANNOTATION: &str = "convene.dev/drain";
 /// Set by the operator on the pods it drains to scale down: when the drain started (RFC 3339).
 pub const DRAINING_SINCE_ANNOTATION: &str = "convene.dev/draining-since";
+/// Set by the operator on a ready pod it first saw without a fresh node record in the bus
+/// (RFC 3339), removed once the record is back. Kept on the pod, not in memory, so that the
+/// grace a silent pod gets survives an operator restart or a change of leader.
+pub const HEARTBEAT_MISSING_SINCE_ANNOTATION: &str = "convene.dev/heartbeat-missing-since";
 /// Set by the operator on every pod it creates: a hash of the pod it built from the pool's
 /// spec. A pod whose hash is not the current one runs an older template and is replaced.
 pub const TEMPLATE_HASH_LABEL: &str = "convene.dev/template-hash";

@@ -40,6 +40,9 @@ pub struct ObservedPod {
     pub manual_drain: bool,
     /// `convene.dev/draining-since`: the operator drains it (to scale down, or to replace it).
     pub draining_since: Option<DateTime<Utc>>,
+    /// `convene.dev/heartbeat-missing-since`: when the operator first saw the pod ready
+    /// without a fresh node record.
+    pub heartbeat_missing_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +111,10 @@ impl NodeReport {
 /// Tunables that are the operator's, not the pool's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
-    /// A pod that has been ready this long without a fresh heartbeat in the bus is dead (and
-    /// a node record this stale is forgotten). Well above the bus's [`NODE_TTL`], so that a
-    /// Redis blip does not cost meetings.
+    /// A ready pod the operator has seen without a fresh node record for this long (by its
+    /// `convene.dev/heartbeat-missing-since` annotation) is dead, and a node record this
+    /// stale is forgotten. Well above the bus's [`NODE_TTL`], so that a Redis blip does not
+    /// cost meetings.
     pub heartbeat_grace: TimeDelta,
 }
 
@@ -144,6 +148,16 @@ pub struct Plan {
     pub bus_drain_requests: Vec<(String, bool)>,
     /// Why the pool could not get what it needs, when it could not.
     pub limited_by_max_replicas: Option<u32>,
+    /// Ready pods first seen without a fresh node record now: annotate them
+    /// `convene.dev/heartbeat-missing-since` with the reconcile's time.
+    pub mark_heartbeat_missing: Vec<String>,
+    /// Pods whose annotation is to be removed: their record is back, or the whole registry
+    /// is out (so that a pod's silence is timed afresh once it is back).
+    pub clear_heartbeat_missing: Vec<String>,
+    /// The bus could not be read, or no pod of the pool has a fresh record while some are
+    /// ready: the registry is out (a Redis restart keeps no record), not the nodes. Nothing
+    /// is deleted or drained on the registry's word until it is back.
+    pub registry_unavailable: bool,
     pub status: SfuPoolStatus,
 }
 
@@ -181,7 +195,8 @@ pub enum DeleteReason {
     DrainDeadline,
     /// The pod failed or was evicted.
     Failed,
-    /// Ready for longer than the grace, but its node does not heartbeat.
+    /// Ready, and seen by the operator without a fresh node record for longer than the
+    /// grace while other pods of the pool had theirs.
     NoHeartbeat,
 }
 
@@ -218,7 +233,8 @@ pub fn is_pool_pod_name(pool: &str, name: &str) -> bool {
 }
 
 /// Everything the operator decides for one pool. `template_hash` is the hash of the pod the
-/// spec builds now ([`crate::pods::template_hash`]); pods with another are outdated.
+/// spec builds now ([`crate::pods::template_hash`]); pods with another are outdated. `nodes`
+/// is `None` when the bus could not be read.
 #[allow(clippy::too_many_arguments)] // each input is a different observation; a struct would only rename them
 pub fn plan(
     pool_name: &str,
@@ -227,11 +243,13 @@ pub fn plan(
     template_hash: &str,
     previous_status: Option<&SfuPoolStatus>,
     pods: &[ObservedPod],
-    nodes: &[NodeReport],
+    nodes: Option<&[NodeReport]>,
     now: DateTime<Utc>,
     settings: Settings,
 ) -> Plan {
     let mut plan = Plan::default();
+    let bus_unreadable = nodes.is_none();
+    let nodes = nodes.unwrap_or_default();
     let min_replicas = u32::try_from(spec.min_replicas).unwrap_or(0);
     // The CRD's validation keeps min <= max; an old object that slipped through is read as
     // max = min rather than refused.
@@ -262,6 +280,19 @@ pub fn plan(
     let mut sorted_pods: Vec<&ObservedPod> = pods.iter().collect();
     sorted_pods.sort_by(|a, b| a.name.cmp(&b.name));
 
+    // A Redis restart loses every record at once, until each node heartbeats again: when no
+    // live pod of the pool has a fresh record while some are ready, the registry is out, not
+    // every node. Silence then proves nothing.
+    let live_pods = || {
+        sorted_pods.iter().copied().filter(|pod| {
+            !pod.terminating && !matches!(pod.phase, PodPhase::Failed | PodPhase::Succeeded)
+        })
+    };
+    let any_ready = live_pods().any(|pod| pod.ready);
+    let any_fresh = live_pods().any(|pod| recent_report(&pod.name).is_some());
+    let registry_unavailable = bus_unreadable || (any_ready && !any_fresh);
+    plan.registry_unavailable = registry_unavailable;
+
     // Classify the pods that are not already going away.
     let mut serving: Vec<&ObservedPod> = Vec::new();
     let mut operator_draining: Vec<&ObservedPod> = Vec::new();
@@ -276,14 +307,30 @@ pub fn plan(
             broken_pods.push(&pod.name);
             continue;
         }
+        // Silence counts only once the operator itself has seen it for the whole grace
+        // (the annotation, so a restarted operator does not start the clock at zero), and
+        // never while the registry is out.
+        let heartbeat_stale = recent_report(&pod.name).is_none();
+        match pod.heartbeat_missing_since {
+            Some(_) if !heartbeat_stale || registry_unavailable => {
+                plan.clear_heartbeat_missing.push(pod.name.clone());
+            }
+            None if heartbeat_stale
+                && (pod.ready || pod.draining_since.is_some())
+                && !registry_unavailable =>
+            {
+                plan.mark_heartbeat_missing.push(pod.name.clone());
+            }
+            _ => {}
+        }
         let ready_past_grace = pod.ready
             && pod
                 .ready_since
                 .is_some_and(|since| now - since > settings.heartbeat_grace);
-        let heartbeat_stale = newest_report
-            .get(pod.name.as_str())
-            .is_none_or(|node| now - node.heartbeat_at > settings.heartbeat_grace);
-        if ready_past_grace && heartbeat_stale {
+        let missing_past_grace = pod
+            .heartbeat_missing_since
+            .is_some_and(|since| now - since >= settings.heartbeat_grace);
+        if ready_past_grace && heartbeat_stale && missing_past_grace && !registry_unavailable {
             plan.delete.push(Deletion {
                 pod: pod.name.clone(),
                 reason: DeleteReason::NoHeartbeat,
@@ -299,17 +346,20 @@ pub fn plan(
         }
         if let Some(since) = pod.draining_since {
             let rooms = rooms_of(&pod.name);
-            // Only once the node itself says it drains (or is gone from the bus) is "no
-            // rooms" final: before that a gateway may still place a room on it.
-            let node_stopped_taking_rooms =
-                recent_report(&pod.name).is_none_or(|node| node.draining);
+            // Only once the node itself says it drains (or has been gone from the bus for
+            // the grace, as the operator saw it) is "no rooms" final: before that a gateway
+            // may still place a room on it, and a missing record says nothing of its rooms.
+            let node_stopped_taking_rooms = match recent_report(&pod.name) {
+                Some(node) => node.draining,
+                None => missing_past_grace,
+            };
             if now >= since + drain_deadline {
                 plan.delete.push(Deletion {
                     pod: pod.name.clone(),
                     reason: DeleteReason::DrainDeadline,
                     rooms,
                 });
-            } else if rooms == 0 && node_stopped_taking_rooms {
+            } else if rooms == 0 && node_stopped_taking_rooms && !registry_unavailable {
                 plan.delete.push(Deletion {
                     pod: pod.name.clone(),
                     reason: DeleteReason::Drained,
@@ -345,7 +395,13 @@ pub fn plan(
         u32::try_from(serving.iter().filter(|pod| is_up_to_date(pod)).count()).unwrap_or(u32::MAX);
     let mut n_draining = u32::try_from(operator_draining.len()).unwrap_or(u32::MAX);
     let n_serving_after;
-    if n_serving < desired {
+    if registry_unavailable {
+        // The load is unknown, so the pool neither drains nor takes back a draining pod; it
+        // only replaces what it lacks (failed pods).
+        plan.create = desired.saturating_sub(n_serving);
+        n_up_to_date += plan.create;
+        n_serving_after = n_serving + plan.create;
+    } else if n_serving < desired {
         // Warm pods first: a pod still draining is put back into service before a new one
         // is created (up-to-date ones first, which the rollout would not drain again; then
         // the fullest: it would take longest to drain). It brings its rooms back with it, so
@@ -435,7 +491,13 @@ pub fn plan(
             .get(node.name.as_str())
             .is_some_and(|newest| newest.node_id != node.node_id);
         let pod_gone = !existing.contains_key(node.name.as_str());
-        let silent_too_long = now - node.heartbeat_at > settings.heartbeat_grace;
+        // A ready pod's silent record is released with the pod (deleted above once its
+        // silence was seen for the grace), not before: its rooms may still be live.
+        let silent_too_long = now - node.heartbeat_at > settings.heartbeat_grace
+            && !registry_unavailable
+            && existing
+                .get(node.name.as_str())
+                .is_none_or(|pod| !pod.ready);
         if pod_broke || (stale && (pod_gone || superseded || silent_too_long)) {
             plan.forget_nodes.push(ForgetNode {
                 node_id: node.node_id,
@@ -449,7 +511,7 @@ pub fn plan(
     let deleted = |name: &str| plan.delete.iter().any(|deletion| deletion.pod == name);
     for pod in sorted_pods
         .iter()
-        .filter(|pod| !pod.terminating && !deleted(&pod.name))
+        .filter(|pod| !pod.terminating && !deleted(&pod.name) && !bus_unreadable)
     {
         let wanted_draining = pod.manual_drain
             || plan.start_drain.iter().any(|drain| drain.pod == pod.name)

@@ -24,7 +24,7 @@ fn plan_for(pool: &SfuPool, pods: &[TestPod], nodes: &[NodeReport]) -> Plan {
         &current_hash(),
         pool.status.as_ref(),
         &observed,
-        nodes,
+        Some(nodes),
         now(),
         Settings::default(),
     )
@@ -333,14 +333,115 @@ fn a_ready_pod_whose_node_stopped_heartbeating_is_replaced_after_the_grace() {
         &pods,
         &[node("main-aaaaa", 0, 0, now), silent.clone()],
     );
+    // Silent past the grace, but the operator only sees it now: it marks the pod and
+    // waits, keeping its record (and so its room claims).
+    assert!(
+        plan.delete.is_empty() && plan.forget_nodes.is_empty(),
+        "{plan:?}"
+    );
+    assert_eq!(plan.mark_heartbeat_missing, ["main-bbbbb"]);
+    assert!(!plan.registry_unavailable);
+
+    // Seen silent for less than the grace: kept, still marked (not marked again).
+    let nodes = [node("main-aaaaa", 0, 0, now), silent.clone()];
+    let marked = |ago: i64| {
+        [
+            TestPod::ready("main-aaaaa", now),
+            TestPod::ready("main-bbbbb", now)
+                .heartbeat_missing_since(now - TimeDelta::seconds(ago)),
+        ]
+    };
+    let plan = plan_for(&SfuPool::test(), &marked(29), &nodes);
+    assert!(plan.changes_nothing(), "{plan:?}");
+    assert!(plan.mark_heartbeat_missing.is_empty() && plan.clear_heartbeat_missing.is_empty());
+
+    // Seen silent for the grace: replaced, and its claims released.
+    let plan = plan_for(&SfuPool::test(), &marked(30), &nodes);
+    assert_eq!(plan.delete.len(), 1);
     assert_eq!(plan.delete[0].pod, "main-bbbbb");
     assert_eq!(plan.delete[0].reason, DeleteReason::NoHeartbeat);
+    assert_eq!(plan.forget_nodes.len(), 1);
     assert_eq!(plan.forget_nodes[0].node_id, silent.node_id);
     assert_eq!(plan.create, 1);
+    let degraded = condition(&plan, "Degraded");
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "PodsReplaced")
+    );
 
-    // A pod that never registered at all is dead too, once ready past the grace.
-    let plan = plan_for(&SfuPool::test(), &pods, &[node("main-aaaaa", 0, 0, now)]);
+    // A marked pod that never registered at all is dead too.
+    let plan = plan_for(
+        &SfuPool::test(),
+        &marked(30),
+        &[node("main-aaaaa", 0, 0, now)],
+    );
     assert_eq!(plan.delete[0].reason, DeleteReason::NoHeartbeat);
+
+    // A marked pod whose node heartbeats again loses the mark.
+    let plan = plan_for(
+        &SfuPool::test(),
+        &marked(300),
+        &[
+            node("main-aaaaa", 0, 0, now),
+            node("main-bbbbb", 3, 10, now),
+        ],
+    );
+    assert!(plan.changes_nothing(), "{plan:?}");
+    assert_eq!(plan.clear_heartbeat_missing, ["main-bbbbb"]);
+}
+
+#[test]
+fn records_wiped_by_a_redis_restart_delete_nothing_and_report_the_outage() {
+    let now = now();
+    let pool = SfuPool::test()
+        .with_replicas(3)
+        .with_buffer(Some(2), None, None);
+    // Every pod ready for long, two with rooms, one marked silent long ago; one failed.
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::ready("main-bbbbb", now).heartbeat_missing_since(now - TimeDelta::seconds(600)),
+        TestPod::ready("main-ccccc", now).draining_since(now - TimeDelta::seconds(60)),
+        TestPod::ready("main-ddddd", now).failed(),
+    ];
+    for nodes in [Some(&[][..]), None] {
+        let observed: Vec<ObservedPod> = pods.iter().map(TestPod::observed).collect();
+        let plan = plan(
+            "main",
+            pool.metadata.generation,
+            &pool.spec,
+            &current_hash(),
+            None,
+            &observed,
+            nodes,
+            now,
+            Settings::default(),
+        );
+        assert!(plan.registry_unavailable);
+        // Only the failed pod goes (Kubernetes says so), and is replaced.
+        assert_eq!(plan.delete.len(), 1, "{plan:?}");
+        assert_eq!(plan.delete[0].reason, DeleteReason::Failed);
+        assert_eq!(plan.create, 1);
+        assert!(plan.start_drain.is_empty() && plan.undrain.is_empty());
+        assert!(plan.forget_nodes.is_empty());
+        // Silence is timed afresh once the records are back.
+        assert!(plan.mark_heartbeat_missing.is_empty());
+        assert_eq!(plan.clear_heartbeat_missing, ["main-bbbbb"]);
+        let degraded = condition(&plan, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "RegistryUnavailable")
+        );
+    }
+
+    // The first node back ends the outage; the others are only marked, not deleted.
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::ready("main-bbbbb", now),
+    ];
+    let plan = plan_for(&pool, &pods, &[node("main-aaaaa", 1, 2, now)]);
+    assert!(!plan.registry_unavailable);
+    assert!(plan.delete.is_empty(), "{plan:?}");
+    assert_eq!(plan.mark_heartbeat_missing, ["main-bbbbb"]);
 }
 
 #[test]
@@ -555,12 +656,20 @@ fn world_strategy() -> impl Strategy<Value = World> {
                     1..=3 => pod = pod.draining_since(now - TimeDelta::seconds(ago)),
                     _ => {}
                 }
+                if kind >= 7 && ago % 3 != 0 {
+                    // Seen silent by the operator, up to a minute ago.
+                    pod = pod.heartbeat_missing_since(now - TimeDelta::seconds(ago % 60));
+                }
                 if pod.ready_since.is_some() && kind != 9 {
                     let mut report = node(&name, rooms, participants.max(rooms), now);
                     report.draining = pod.manual_drain || pod.draining_since.is_some();
                     if kind == 8 {
                         // Missed a few heartbeats (a Redis blip), not yet past the grace.
                         report.heartbeat_at = now - TimeDelta::seconds(10);
+                    }
+                    if kind == 7 {
+                        // Silent for longer than the grace.
+                        report.heartbeat_at = now - TimeDelta::seconds(45);
                     }
                     nodes.push(report);
                 }
@@ -623,12 +732,15 @@ fn serving_count(world: &World) -> usize {
         .count()
 }
 
+/// The rooms a pod's record reports, while it is fresh enough to trust.
 fn live_rooms(world: &World, pod: &str) -> u64 {
-    world
-        .nodes
-        .iter()
-        .find(|node| node.name == pod)
-        .map_or(0, |node| node.rooms)
+    fresh_record(world, pod).map_or(0, |node| node.rooms)
+}
+
+fn fresh_record<'a>(world: &'a World, pod: &str) -> Option<&'a NodeReport> {
+    world.nodes.iter().find(|node| {
+        node.name == pod && now() - node.heartbeat_at <= Settings::default().heartbeat_grace
+    })
 }
 
 proptest! {
@@ -639,7 +751,37 @@ proptest! {
         let max = u32::try_from(world.pool.spec.max_replicas).unwrap();
         prop_assert!(plan.desired_replicas >= min && plan.desired_replicas <= max);
         let after = apply(&world, &plan, 1);
-        prop_assert_eq!(serving_count(&after), plan.desired_replicas as usize);
+        if plan.registry_unavailable {
+            // Without the load nothing is drained; what is missing is still created.
+            prop_assert!(plan.start_drain.is_empty());
+            prop_assert!(serving_count(&after) >= plan.desired_replicas as usize);
+        } else {
+            prop_assert_eq!(serving_count(&after), plan.desired_replicas as usize);
+        }
+    }
+
+    #[test]
+    fn a_pod_is_deleted_for_silence_only_once_seen_silent_for_the_grace_and_never_in_an_outage(
+        world in world_strategy()
+    ) {
+        let plan = plan_world(&world);
+        let grace = Settings::default().heartbeat_grace;
+        let live = |pod: &&TestPod| !pod.terminating && pod.phase != PodPhase::Failed;
+        let has_fresh_record = |pod: &TestPod| {
+            world.nodes.iter().any(|node| node.name == pod.name && now() - node.heartbeat_at <= grace)
+        };
+        let no_fresh_record = !world.pods.iter().filter(live).any(&has_fresh_record);
+        let any_ready = world.pods.iter().filter(live).any(|pod| pod.ready_since.is_some());
+        prop_assert_eq!(plan.registry_unavailable, no_fresh_record && any_ready);
+        for deletion in plan.delete.iter().filter(|deletion| deletion.reason == DeleteReason::NoHeartbeat) {
+            let pod = world.pods.iter().find(|pod| pod.name == deletion.pod).unwrap();
+            prop_assert!(!no_fresh_record, "{pod:?} deleted while no record is fresh");
+            prop_assert!(!has_fresh_record(pod), "{pod:?} heartbeats");
+            prop_assert!(
+                pod.heartbeat_missing_since.is_some_and(|since| now() - since >= grace),
+                "{pod:?} deleted before it was seen silent for the grace"
+            );
+        }
     }
 
     #[test]
@@ -651,6 +793,8 @@ proptest! {
             let deadline_passed = pod
                 .draining_since
                 .is_some_and(|since| now() >= since + TimeDelta::seconds(3600));
+            // A silent pod's rooms are the registry's last word, which the silence rule
+            // (its own property) already weighed.
             let broken = matches!(deletion.reason, DeleteReason::Failed | DeleteReason::NoHeartbeat);
             prop_assert!(rooms == 0 || deadline_passed || broken, "{deletion:?} of {pod:?}");
             prop_assert!(!pod.manual_drain || broken, "hand-drained {pod:?} deleted");
@@ -692,7 +836,7 @@ proptest! {
         }).collect();
         let load_rooms: u64 = serving.iter().map(|pod| live_rooms(&world, &pod.name)).sum();
         let load_participants: u64 = serving.iter().map(|pod| {
-            world.nodes.iter().find(|node| node.name == pod.name).map_or(0, |node| node.participants)
+            fresh_record(&world, &pod.name).map_or(0, |node| node.participants)
         }).sum();
         let n = u64::from(plan.desired_replicas);
         let room_capacity = n * 20;

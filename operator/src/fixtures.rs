@@ -17,8 +17,9 @@ use uuid::Uuid;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::crd::{
-    Buffer, Capacity, DRAINING_SINCE_ANNOTATION, MANUAL_DRAIN_ANNOTATION, POOL_LABEL, PodTemplate,
-    Rollout, SfuPool, SfuPoolSpec, SfuPoolStatus, TEMPLATE_HASH_LABEL,
+    Buffer, Capacity, DRAINING_SINCE_ANNOTATION, HEARTBEAT_MISSING_SINCE_ANNOTATION,
+    MANUAL_DRAIN_ANNOTATION, POOL_LABEL, PodTemplate, Rollout, SfuPool, SfuPoolSpec, SfuPoolStatus,
+    TEMPLATE_HASH_LABEL,
 };
 use crate::decisions::{NodeReport, ObservedPod, PodPhase};
 
@@ -126,6 +127,7 @@ pub struct TestPod {
     pub template_hash: Option<String>,
     pub manual_drain: bool,
     pub draining_since: Option<DateTime<Utc>>,
+    pub heartbeat_missing_since: Option<DateTime<Utc>>,
 }
 
 impl TestPod {
@@ -139,6 +141,7 @@ impl TestPod {
             template_hash: Some(current_hash()),
             manual_drain: false,
             draining_since: None,
+            heartbeat_missing_since: None,
         }
     }
 
@@ -152,6 +155,7 @@ impl TestPod {
             template_hash: Some(current_hash()),
             manual_drain: false,
             draining_since: None,
+            heartbeat_missing_since: None,
         }
     }
 
@@ -163,6 +167,12 @@ impl TestPod {
 
     pub fn draining_since(mut self, since: DateTime<Utc>) -> Self {
         self.draining_since = Some(since);
+        self
+    }
+
+    /// The operator first saw it without a fresh node record at `since`.
+    pub fn heartbeat_missing_since(mut self, since: DateTime<Utc>) -> Self {
+        self.heartbeat_missing_since = Some(since);
         self
     }
 
@@ -192,6 +202,7 @@ impl TestPod {
             template_hash: self.template_hash.clone(),
             manual_drain: self.manual_drain,
             draining_since: self.draining_since,
+            heartbeat_missing_since: self.heartbeat_missing_since,
         }
     }
 
@@ -204,6 +215,12 @@ impl TestPod {
         if let Some(since) = self.draining_since {
             annotations.insert(
                 DRAINING_SINCE_ANNOTATION.to_owned(),
+                since.to_rfc3339_opts(SecondsFormat::Secs, true),
+            );
+        }
+        if let Some(since) = self.heartbeat_missing_since {
+            annotations.insert(
+                HEARTBEAT_MISSING_SINCE_ANNOTATION.to_owned(),
                 since.to_rfc3339_opts(SecondsFormat::Secs, true),
             );
         }
@@ -307,6 +324,16 @@ pub enum Scenario {
         drain: bool,
         creates: usize,
     },
+    /// Silence bookkeeping: a `RegistryUnavailable` event when `registry_event`, then each
+    /// of `marked` annotated `heartbeat-missing-since`, each of `cleared` unannotated; no
+    /// pod deleted or created; the status written when `status_patched`.
+    HeartbeatMissing {
+        pods: Vec<Pod>,
+        registry_event: bool,
+        marked: Vec<String>,
+        cleared: Vec<String>,
+        status_patched: bool,
+    },
     /// A rollout step: each of `drained` is annotated and gets a `RolloutDrain` event; then
     /// `creates` pods labelled with `template_hash` and one `RolloutCreate` event; then a
     /// `RolloutStarted` event when `started`, a `RolloutComplete` one when `completed`;
@@ -401,6 +428,31 @@ impl ApiServerVerifier {
                         .await?;
                     verifier.create_pods(creates).await?;
                     statuses.push(verifier.patch_status().await?);
+                }
+                Scenario::HeartbeatMissing {
+                    pods,
+                    registry_event,
+                    marked,
+                    cleared,
+                    status_patched,
+                } => {
+                    verifier.list_pods(pods).await?;
+                    if registry_event {
+                        verifier.event("RegistryUnavailable").await?;
+                    }
+                    for pod in marked {
+                        verifier
+                            .patch_annotation(&pod, HEARTBEAT_MISSING_SINCE_ANNOTATION, true)
+                            .await?;
+                    }
+                    for pod in cleared {
+                        verifier
+                            .patch_annotation(&pod, HEARTBEAT_MISSING_SINCE_ANNOTATION, false)
+                            .await?;
+                    }
+                    if status_patched {
+                        statuses.push(verifier.patch_status().await?);
+                    }
                 }
                 Scenario::Rollout {
                     pods,

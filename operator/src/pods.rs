@@ -15,8 +15,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
 
 use crate::crd::{
-    DRAINING_SINCE_ANNOTATION, ExposureMode, MANUAL_DRAIN_ANNOTATION, POOL_LABEL, SfuPool,
-    TEMPLATE_HASH_LABEL,
+    DRAINING_SINCE_ANNOTATION, ExposureMode, HEARTBEAT_MISSING_SINCE_ANNOTATION,
+    MANUAL_DRAIN_ANNOTATION, POOL_LABEL, SfuPool, TEMPLATE_HASH_LABEL,
 };
 use crate::decisions::{ObservedPod, PodPhase};
 
@@ -315,6 +315,9 @@ pub fn observe_pod(pod: &Pod) -> ObservedPod {
             .cloned(),
         manual_drain: annotation(MANUAL_DRAIN_ANNOTATION).is_some_and(|value| value == "true"),
         draining_since: annotation(DRAINING_SINCE_ANNOTATION)
+            .and_then(|value| DateTime::parse_from_rfc3339(value).ok())
+            .map(|time| time.with_timezone(&Utc)),
+        heartbeat_missing_since: annotation(HEARTBEAT_MISSING_SINCE_ANNOTATION)
             .and_then(|value| DateTime::parse_from_rfc3339(value).ok())
             .map(|time| time.with_timezone(&Utc)),
     }

@@ -25,7 +25,7 @@ fn plan_for(pool: &SfuPool, pods: &[TestPod], nodes: &[NodeReport]) -> Plan {
         &current_hash(),
         pool.status.as_ref(),
         &observed,
-        nodes,
+        Some(nodes),
         now(),
         Settings::default(),
     )
@@ -389,6 +389,12 @@ fn apply(world: &World, plan: &Plan, round: usize) -> World {
         if plan.start_drain.iter().any(|drain| drain.pod == pod.name) {
             pod.draining_since = Some(now);
         }
+        if plan.mark_heartbeat_missing.contains(&pod.name) {
+            pod.heartbeat_missing_since = Some(now);
+        }
+        if plan.clear_heartbeat_missing.contains(&pod.name) {
+            pod.heartbeat_missing_since = None;
+        }
     }
     for index in 0..plan.create {
         next.pods
@@ -423,6 +429,13 @@ fn progress(world: &World) -> World {
         let mut report = node(&pod.name, 0, 0, now);
         report.draining = pod.manual_drain || pod.draining_since.is_some();
         next.nodes.push(report);
+    }
+    // The clock stands still in these worlds; a pod seen silent is seen so for a whole grace
+    // by the next reconcile.
+    for pod in &mut next.pods {
+        if let Some(since) = &mut pod.heartbeat_missing_since {
+            *since -= Settings::default().heartbeat_grace;
+        }
     }
     for node in &mut next.nodes {
         if node.draining {
@@ -575,6 +588,9 @@ proptest! {
 
     #[test]
     fn a_rollout_ends_with_every_pod_up_to_date(world in world_strategy()) {
+        // With no fresh record at all (every ready pod silent) the registry is out and the
+        // pool holds still: nothing to roll until it is back.
+        prop_assume!(!plan_world(&world).registry_unavailable);
         let mut current = world;
         let mut settled = false;
         for round in 0..200 {

@@ -152,7 +152,21 @@ pub(crate) fn pool_status<'a>(
             ),
         )
     };
-    let degraded = if broken.is_empty() {
+    let degraded = if plan.registry_unavailable {
+        condition(
+            "Degraded",
+            true,
+            "RegistryUnavailable",
+            format!(
+                "no pod of the pool has a fresh SFU node record in the bus (or the bus cannot be read): no pod is deleted or drained for its silence until the records are back{}",
+                if broken.is_empty() {
+                    String::new()
+                } else {
+                    format!("; replacing {}", broken.join(", "))
+                }
+            ),
+        )
+    } else if broken.is_empty() {
         condition(
             "Degraded",
             false,
@@ -183,6 +197,15 @@ pub(crate) fn pool_status<'a>(
         pods: summaries,
         conditions: vec![ready, scaling_limited, degraded, progressing],
     }
+}
+
+/// Whether `status` already reports the registry outage (so its Event is published once).
+pub fn registry_was_unavailable(status: Option<&SfuPoolStatus>) -> bool {
+    status.is_some_and(|status| {
+        status.conditions.iter().any(|condition| {
+            condition.type_ == "Degraded" && condition.reason == "RegistryUnavailable"
+        })
+    })
 }
 
 /// `Some(true)` when `new` starts a rollout (its `Progressing` is `True` and the previous
