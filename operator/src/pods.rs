@@ -242,6 +242,10 @@ fn built_pod(pool: &SfuPool) -> BuiltPod {
         ..Container::default()
     };
 
+    let service_account_name = template
+        .service_account_name
+        .clone()
+        .filter(|name| !name.is_empty());
     BuiltPod {
         labels,
         annotations: (!template.annotations.is_empty()).then(|| template.annotations.clone()),
@@ -259,10 +263,12 @@ fn built_pod(pool: &SfuPool) -> BuiltPod {
                 .priority_class_name
                 .clone()
                 .filter(|name| !name.is_empty()),
-            service_account_name: template
-                .service_account_name
-                .clone()
-                .filter(|name| !name.is_empty()),
+            service_account_name: service_account_name.clone(),
+            // The SFU never talks to the apiserver: no token to steal unless the pool names
+            // an account (which it does for a reason), and no service-link variables (a
+            // namespace with many Services gives every pod hundreds of them).
+            automount_service_account_token: service_account_name.is_none().then_some(false),
+            enable_service_links: Some(false),
             security_context: Some(PodSecurityContext {
                 run_as_non_root: Some(true),
                 run_as_user: Some(NON_ROOT_UID),
@@ -424,6 +430,26 @@ mod tests {
                 .iter()
                 .all(|port| port.host_port.is_none())
         );
+    }
+
+    #[test]
+    fn an_sfu_pod_gets_no_api_token_nor_service_links_unless_its_pool_names_an_account() {
+        let pool = SfuPool::test();
+        let pod = sfu_pod(&pool, "main-abcde").unwrap();
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.automount_service_account_token, Some(false));
+        assert_eq!(spec.enable_service_links, Some(false));
+        assert_eq!(spec.service_account_name, None);
+
+        // A named account is there for a reason (e.g. workload identity): its token is
+        // mounted as Kubernetes would by default.
+        let mut pool = SfuPool::test();
+        pool.spec.template.service_account_name = Some("media".to_owned());
+        let pod = sfu_pod(&pool, "main-abcde").unwrap();
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.service_account_name.as_deref(), Some("media"));
+        assert_eq!(spec.automount_service_account_token, None);
+        assert_eq!(spec.enable_service_links, Some(false));
     }
 
     #[test]
