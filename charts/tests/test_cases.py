@@ -1,5 +1,6 @@
 """What matters in each case of the values matrix, asserted on the rendered objects."""
 
+import json
 import re
 
 import pytest
@@ -373,7 +374,9 @@ def test_in_chart_databases_are_wired(rendered_cases):
     url = base64.b64decode(database["database-url"]).decode()
     assert url == f"postgres://convene:{password}@{PREFIX}-postgresql:5432/convene"
     sfu_secret = one(objects, "Secret", f"{PREFIX}-sfu")["data"]
-    assert base64.b64decode(sfu_secret["CONVENE_REDIS_URL"]).decode() == f"redis://{PREFIX}-redis:6379"
+    redis_password = base64.b64decode(one(objects, "Secret", f"{PREFIX}-secrets")["data"]["redis-password"]).decode()
+    assert len(redis_password) >= 32
+    assert base64.b64decode(sfu_secret["CONVENE_REDIS_URL"]).decode() == f"redis://:{redis_password}@{PREFIX}-redis:6379"
     statefulset = one(objects, "StatefulSet", f"{PREFIX}-postgresql")
     assert statefulset["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "8Gi"
     postgres_env = env_of(pod_spec(statefulset)["containers"][0])
@@ -395,6 +398,57 @@ def test_in_chart_databases_are_wired(rendered_cases):
     assert {f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in postgres_from} == {"gateway", "migrate"}
     redis_from = policies[f"{PREFIX}-redis"]["ingress"][0]["from"]
     assert len(redis_from) == 3
+    # SFU pods on hostNetwork: only the nodes' range, never any address.
+    assert policies[f"{PREFIX}-redis"]["ingress"][1]["from"] == [{"ipBlock": {"cidr": "10.0.0.0/16"}}]
+
+
+def test_in_chart_redis_requires_its_password(rendered_cases):
+    import base64
+
+    objects = rendered_cases["in-chart-databases"]
+    password = base64.b64decode(one(objects, "Secret", f"{PREFIX}-secrets")["data"]["redis-password"]).decode()
+    container = pod_spec(one(objects, "Deployment", f"{PREFIX}-redis"))["containers"][0]
+    command = " ".join(container["command"] + container.get("args", []))
+    assert '--requirepass "$REDIS_PASSWORD"' in command and command.startswith("sh -c exec redis-server")
+    assert "protected-mode" not in command
+    env = env_of(container)
+    assert secret_ref(env["REDIS_PASSWORD"]) == (f"{PREFIX}-secrets", "redis-password")
+    # The probes authenticate (redis-cli reads REDISCLI_AUTH) and pass on PONG only.
+    assert secret_ref(env["REDISCLI_AUTH"]) == (f"{PREFIX}-secrets", "redis-password")
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["exec"]["command"] == ["sh", "-c", "redis-cli ping | grep -qx PONG"]
+    # The password (and any redis:// URL) lives in Secrets only, never in a workload's spec.
+    for document in objects:
+        if document["kind"] != "Secret":
+            text = json.dumps(document)
+            assert password not in text, f"{document['kind']} {document['metadata']['name']} holds the Redis password"
+            assert "redis://" not in text, f"{document['kind']} {document['metadata']['name']} holds a Redis URL"
+
+
+def test_given_redis_password_is_used():
+    import base64
+
+    given = "a-given-redis-password-0123"
+    objects = documents(render({"redis": {"enabled": True, "password": given},
+                                "networkPolicy": {"nodeCidr": "10.0.0.0/16"}}))
+    sfu_secret = one(objects, "Secret", f"{PREFIX}-sfu")["data"]
+    assert base64.b64decode(sfu_secret["CONVENE_REDIS_URL"]).decode() == f"redis://:{given}@{PREFIX}-redis:6379"
+    assert base64.b64decode(one(objects, "Secret", f"{PREFIX}-secrets")["data"]["redis-password"]).decode() == given
+
+
+def test_in_chart_redis_on_host_network_needs_the_node_cidr():
+    with pytest.raises(Exception) as error:
+        render({"redis": {"enabled": True}})
+    assert "networkPolicy.nodeCidr" in str(error.value)
+    # Not needed when no SFU pod is on hostNetwork, or without NetworkPolicies.
+    render({"redis": {"enabled": True}, "networkPolicy": {"enabled": False}})
+    render({"redis": {"enabled": True}, "sfuPool": {"enabled": False}})
+    render({"redis": {"enabled": True}, "sfuPool": {"exposure": {"mode": "Turn"}},
+            "turn": {"allowedPeerIPs": ["10.244.0.0-10.244.255.255"]}})
+    # Deliberately any address: the password alone guards Redis then.
+    objects = documents(render({"redis": {"enabled": True}, "networkPolicy": {"nodeCidr": "0.0.0.0/0"}}))
+    policy = one(objects, "NetworkPolicy", f"{PREFIX}-redis")["spec"]
+    assert policy["ingress"][1]["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
 
 
 # ---- HPA off, ServiceMonitor on, NetworkPolicies off -----------------------------------------

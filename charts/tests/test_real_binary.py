@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,18 +156,78 @@ def test_migrations_job_and_gateway_start_with_the_rendered_environment(database
             process.wait()
 
 
-def test_sfu_pod_starts_with_the_pools_secret(tmp_path):
-    """`convene sfu` with the chart's Secret (envFrom) and the variables the operator adds to
-    every SFU pod (the agreed list in operator/src/pods.rs), from the rendered SfuPool."""
-    objects = documents(render({"redis": {"enabled": True}}))
+IN_CHART_REDIS = {"redis": {"enabled": True}, "networkPolicy": {"nodeCidr": "10.0.0.0/16"}}
+
+
+def redis_cli(port, *args, password=None):
+    env = {"PATH": os.environ["PATH"]} | ({"REDISCLI_AUTH": password} if password else {})
+    return subprocess.run(["redis-cli", "-p", str(port), *args], env=env, capture_output=True, text=True, timeout=10)
+
+
+@pytest.fixture()
+def chart_redis(tmp_path):
+    """The in-chart Redis as its Deployment runs it: the rendered command and environment
+    (the password from the rendered Secret), on loopback and a free port instead of *:6379,
+    with a temporary directory for /data. Yields (objects, secrets, port)."""
+    if shutil.which("redis-server") is None and not os.environ.get("CI"):
+        pytest.skip("no redis-server (apt-get install redis-server)")
+    objects = documents(render(IN_CHART_REDIS))
     secrets = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "Secret"}
+    container = one(objects, "Deployment", f"{PREFIX}-redis")["spec"]["template"]["spec"]["containers"][0]
+    port = free_port()
+    data = tmp_path / "redis-data"
+    data.mkdir()
+    assert container["command"][:2] == ["sh", "-c"] and " --dir /data " in container["command"][2]
+    script = container["command"][2].replace(" --dir /data ", f" --dir {data} ") + f" --port {port} --bind 127.0.0.1"
+    log_path = tmp_path / "redis.log"
+    process = subprocess.Popen(["sh", "-c", script], env={"PATH": os.environ["PATH"], **resolve_env(container, secrets)},
+                               stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        # Up once it answers at all (NOAUTH without the password).
+        while not any(word in (reply := redis_cli(port, "ping")).stdout + reply.stderr for word in ("NOAUTH", "PONG")):
+            assert process.poll() is None, f"redis-server exited {process.returncode}: {log_path.read_text()}"
+            assert time.monotonic() < deadline, f"redis-server never answered: {log_path.read_text()}"
+            time.sleep(0.1)
+        yield objects, secrets, container, port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_in_chart_redis_refuses_clients_without_its_password_and_its_probes_pass(chart_redis):
+    objects, secrets, container, port = chart_redis
+    password = base64.b64decode(secrets[f"{PREFIX}-secrets"]["redis-password"]).decode()
+    # No password: every command is refused (and the probes' `grep -qx PONG` would fail).
+    assert "NOAUTH" in redis_cli(port, "ping").stdout + redis_cli(port, "ping").stderr
+    assert "NOAUTH" in redis_cli(port, "publish", "anything", "forged").stdout
+    assert redis_cli(port, "ping", password="not-the-password").stdout.strip() != "PONG"
+    # The rendered probes, with the container's environment (REDISCLI_AUTH from the Secret);
+    # only the port differs here.
+    env = {"PATH": os.environ["PATH"], **resolve_env(container, secrets)}
+    for probe in ("livenessProbe", "readinessProbe"):
+        command = [part.replace("redis-cli ping", f"redis-cli -p {port} ping") for part in container[probe]["exec"]["command"]]
+        assert subprocess.run(command, env=env, timeout=10).returncode == 0, probe
+        wrong = env | {"REDISCLI_AUTH": "not-the-password"}
+        assert subprocess.run(command, env=wrong, timeout=10).returncode != 0, f"{probe} passes without the password"
+    assert redis_cli(port, "ping", password=password).stdout.strip() == "PONG"
+
+
+def test_sfu_pod_starts_with_the_pools_secret(chart_redis, tmp_path):
+    """`convene sfu` with the chart's Secret (envFrom) and the variables the operator adds to
+    every SFU pod (the agreed list in operator/src/pods.rs), from the rendered SfuPool,
+    against the in-chart Redis as rendered (password required)."""
+    objects, secrets, _, redis_port = chart_redis
     pool = one(objects, "SfuPool", "main")["spec"]
     env = {}
     for source in pool["template"]["envFrom"]:
         for key, value in secrets[source["secretRef"]["name"]].items():
             env[key] = base64.b64decode(value).decode()
     assert set(env) == {"CONVENE_SFU_CONTROL_SECRET", "CONVENE_REDIS_URL"}
-    env["CONVENE_REDIS_URL"] = REDIS  # the in-chart Redis's Service, here the local one
+    # The in-chart Redis's Service, here the loopback port; the password stays as rendered.
+    service = f"@{PREFIX}-redis:6379"
+    assert service in env["CONVENE_REDIS_URL"]
+    env["CONVENE_REDIS_URL"] = env["CONVENE_REDIS_URL"].replace(service, f"@127.0.0.1:{redis_port}")
     control, media = free_port(), free_port()
     env |= {
         "CONVENE_SFU_NODE_NAME": f"main-{uuid.uuid4().hex[:5]}",
@@ -189,6 +250,10 @@ def test_sfu_pod_starts_with_the_pools_secret(tmp_path):
         wait_for(f"http://127.0.0.1:{control}/readyz", process, log_path)
         status, metrics = get(f"http://127.0.0.1:{control}/metrics")
         assert status == 200 and "convene_sfu_rooms 0" in metrics
+        # It authenticated: its registry record is in the password-protected Redis.
+        password = base64.b64decode(secrets[f"{PREFIX}-secrets"]["redis-password"]).decode()
+        keys = redis_cli(redis_port, "--scan", password=password).stdout
+        assert keys.strip(), f"nothing written to the in-chart Redis: {log_path.read_text()}"
         stop(process, pool["drainDeadlineSeconds"] + 30)
         assert process.returncode == 0, log_path.read_text()
     finally:

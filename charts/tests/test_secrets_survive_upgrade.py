@@ -99,7 +99,7 @@ def render_against(server, values, *, is_upgrade):
         config.close()
 
 
-VALUES = {"postgresql": {"enabled": True}, "redis": {"enabled": True}}
+VALUES = {"postgresql": {"enabled": True}, "redis": {"enabled": True}, "networkPolicy": {"nodeCidr": "10.0.0.0/16"}}
 
 
 def test_generated_secrets_are_kept_on_upgrade(api_server):
@@ -115,6 +115,11 @@ def test_generated_secrets_are_kept_on_upgrade(api_server):
     password = base64.b64decode(upgraded[f"{PREFIX}-database"]["data"]["postgres-password"]).decode()
     url = base64.b64decode(upgraded[f"{PREFIX}-database"]["data"]["database-url"]).decode()
     assert f":{password}@" in url
+    # Likewise the in-chart Redis's password, and the URL every Convene pod uses carries it.
+    redis_password = base64.b64decode(upgraded[f"{PREFIX}-secrets"]["data"]["redis-password"]).decode()
+    assert len(redis_password) >= 32
+    redis_url = base64.b64decode(upgraded[f"{PREFIX}-sfu"]["data"]["CONVENE_REDIS_URL"]).decode()
+    assert redis_url == f"redis://:{redis_password}@{PREFIX}-redis:6379"
 
 
 def test_without_the_previous_secrets_new_ones_are_generated(api_server):
@@ -124,6 +129,7 @@ def test_without_the_previous_secrets_new_ones_are_generated(api_server):
     second = secrets_of(render_against(api_server, VALUES, is_upgrade=True))
     assert first[f"{PREFIX}-secrets"]["data"]["jwt-keys"] != second[f"{PREFIX}-secrets"]["data"]["jwt-keys"]
     assert first[f"{PREFIX}-database"]["data"]["postgres-password"] != second[f"{PREFIX}-database"]["data"]["postgres-password"]
+    assert first[f"{PREFIX}-secrets"]["data"]["redis-password"] != second[f"{PREFIX}-secrets"]["data"]["redis-password"]
 
 
 def test_given_values_win_over_what_exists(api_server):

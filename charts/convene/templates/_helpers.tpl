@@ -184,6 +184,9 @@ seccompProfile:
 {{- fail "sfuPool.exposure.tcpPort is for HostNetwork exposure only" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.redis.enabled .Values.networkPolicy.enabled .Values.sfuPool.enabled (eq .Values.sfuPool.exposure.mode "HostNetwork") (not .Values.networkPolicy.nodeCidr) }}
+{{- fail "redis.enabled with sfuPool.exposure.mode=HostNetwork: SFU pods reach the in-chart Redis from their node's address, which no podSelector matches; set networkPolicy.nodeCidr to the nodes' range (e.g. 10.0.0.0/16) so only the nodes reach Redis, or 0.0.0.0/0 to admit any address and rely on Redis's password alone" }}
+{{- end }}
 {{- if and (not .Values.postgresql.enabled) (not .Values.external.existingSecret) }}
 {{- fail "external.existingSecret must name the Secret holding the database URL (or set postgresql.enabled=true for a quickstart)" }}
 {{- end }}
