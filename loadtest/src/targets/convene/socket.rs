@@ -182,3 +182,46 @@ fn translate(frame: ServerFrame) -> Vec<Incoming> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64) -> EventView {
+        EventView {
+            conversation_id: Uuid::nil(),
+            seq,
+            actor_id: Uuid::nil(),
+            at: chrono::DateTime::UNIX_EPOCH,
+            change: EventKindView::MessageDeleted {
+                message_id: Uuid::nil(),
+            },
+        }
+    }
+
+    fn via_fetch(report: &Incoming) -> Option<bool> {
+        match report {
+            Incoming::Event { via_fetch, .. } => Some(*via_fetch),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn only_a_fetch_answer_is_tagged_as_fetched() {
+        let pushed = translate(ServerFrame::Event { event: event(4) });
+        assert_eq!(
+            pushed.iter().map(via_fetch).collect::<Vec<_>>(),
+            [Some(false)]
+        );
+        let fetched = translate(ServerFrame::Events {
+            request_id: Some(FETCH_REQUEST_ID.to_owned()),
+            conversation_id: Uuid::nil(),
+            events: vec![event(2), event(3)],
+            complete: true,
+        });
+        assert_eq!(
+            fetched.iter().map(via_fetch).collect::<Vec<_>>(),
+            [Some(true), Some(true)]
+        );
+    }
+}
