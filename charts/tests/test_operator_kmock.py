@@ -43,9 +43,9 @@ def test_the_operator_binary_runs_pools_of_real_sfu_nodes_against_an_emulated_ap
     for step in (
         "lease held by",
         "pods created:",
-        "scaled down to",
+        "registry outage reported",
         "failed pod",
-        "rolled out",
+        "during the outage: nothing drained or deleted for silence",
         "followed the drain request",
         "node forgotten",
         "real node drained through the bus",
