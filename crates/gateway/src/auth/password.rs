@@ -210,8 +210,14 @@ mod tests {
     fn hashes_are_standard_phc_strings_that_verify_both_ways() {
         let mut memory = Vec::new();
         let ours = hash_blocking("correct horse battery", &mut memory).unwrap();
-        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
-        assert_ne!(ours, hash_blocking("correct horse battery", &mut memory).unwrap());
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        assert_ne!(
+            ours,
+            hash_blocking("correct horse battery", &mut memory).unwrap()
+        );
         // The library verifies ours, and we verify the library's (hashes stored before).
         assert!(
             Argon2::default()
@@ -222,10 +228,18 @@ mod tests {
             .hash_password(b"correct horse battery")
             .unwrap()
             .to_string();
-        assert!(verify_blocking("correct horse battery", &theirs, &mut memory));
+        assert!(verify_blocking(
+            "correct horse battery",
+            &theirs,
+            &mut memory
+        ));
         assert!(verify_blocking("correct horse battery", &ours, &mut memory));
         assert!(!verify_blocking("correct horse staple", &ours, &mut memory));
-        assert!(!verify_blocking("correct horse battery", "not a hash", &mut memory));
+        assert!(!verify_blocking(
+            "correct horse battery",
+            "not a hash",
+            &mut memory
+        ));
         // Other parameters (a hash made before a cost change) verify too.
         let cheaper = Argon2::new(
             Algorithm::Argon2id,
@@ -235,7 +249,11 @@ mod tests {
         .hash_password(b"correct horse battery")
         .unwrap()
         .to_string();
-        assert!(verify_blocking("correct horse battery", &cheaper, &mut memory));
+        assert!(verify_blocking(
+            "correct horse battery",
+            &cheaper,
+            &mut memory
+        ));
         assert_eq!(memory.len(), Params::DEFAULT_M_COST as usize);
     }
 
