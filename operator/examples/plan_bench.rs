@@ -41,6 +41,7 @@ fn main() {
                 phase: PodPhase::Running,
                 ready: true,
                 ready_since: Some(now - TimeDelta::seconds(600)),
+                not_ready_since: None,
                 terminating: false,
                 template_hash: Some("current".to_owned()),
                 manual_drain: false,

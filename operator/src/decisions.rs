@@ -31,6 +31,9 @@ pub struct ObservedPod {
     pub ready: bool,
     /// When the `Ready` condition last became `True` (while it is).
     pub ready_since: Option<DateTime<Utc>>,
+    /// While it is not ready: since when (the `Ready` condition's last transition, else the
+    /// pod's creation).
+    pub not_ready_since: Option<DateTime<Utc>>,
     /// The pod has a deletion timestamp: it is going away whatever we decide.
     pub terminating: bool,
     /// `convene.dev/template-hash`: the template the pod was built from (none on pods of an
@@ -108,6 +111,12 @@ impl NodeReport {
     }
 }
 
+/// A pod pending or not ready for longer than this is stuck (unschedulable, a bad image, a
+/// crash loop): it no longer counts as capacity being added, and `Degraded` stays `True`
+/// with reason `PodsNotReady` while it exists. It is not deleted: its replacement would most
+/// likely be stuck the same way, and a not-ready pod may still host meetings.
+pub const NOT_READY_BOUND: TimeDelta = TimeDelta::minutes(10);
+
 /// Tunables that are the operator's, not the pool's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
@@ -158,6 +167,8 @@ pub struct Plan {
     /// ready: the registry is out (a Redis restart keeps no record), not the nodes. Nothing
     /// is deleted or drained on the registry's word until it is back.
     pub registry_unavailable: bool,
+    /// Pods pending or not ready for longer than [`NOT_READY_BOUND`]: not counted as serving.
+    pub stuck: Vec<String>,
     pub status: SfuPoolStatus,
 }
 
@@ -169,6 +180,8 @@ impl Plan {
             && self.undrain.is_empty()
             && self.delete.is_empty()
             && self.forget_nodes.is_empty()
+            && self.mark_heartbeat_missing.is_empty()
+            && self.clear_heartbeat_missing.is_empty()
     }
 }
 
@@ -370,6 +383,14 @@ pub fn plan(
             }
             continue;
         }
+        if !pod.ready
+            && pod
+                .not_ready_since
+                .is_some_and(|since| now - since > NOT_READY_BOUND)
+        {
+            plan.stuck.push(pod.name.clone());
+            continue;
+        }
         serving.push(pod);
     }
 
@@ -464,6 +485,21 @@ pub fn plan(
             draining: n_draining,
         });
         plan.create += plan.create_for_rollout;
+    }
+
+    if !plan.stuck.is_empty() {
+        // Stuck pods are not capacity, but they are pods: with them the pool stays within
+        // maxReplicas + maxSurge, or each bound would create another batch of stuck pods.
+        let live_after = sorted_pods
+            .iter()
+            .filter(|pod| {
+                !pod.terminating && !plan.delete.iter().any(|deletion| deletion.pod == pod.name)
+            })
+            .count();
+        let ceiling = max_replicas + crate::rollout::max_surge(spec, desired);
+        let room = ceiling.saturating_sub(u32::try_from(live_after).unwrap_or(u32::MAX));
+        plan.create = plan.create.min(room);
+        plan.create_for_rollout = plan.create_for_rollout.min(plan.create);
     }
 
     if wanted > max_replicas {

@@ -386,7 +386,7 @@ fn a_ready_pod_whose_node_stopped_heartbeating_is_replaced_after_the_grace() {
             node("main-bbbbb", 3, 10, now),
         ],
     );
-    assert!(plan.changes_nothing(), "{plan:?}");
+    assert!(plan.delete.is_empty() && plan.forget_nodes.is_empty() && plan.create == 0);
     assert_eq!(plan.clear_heartbeat_missing, ["main-bbbbb"]);
 }
 
@@ -442,6 +442,66 @@ fn records_wiped_by_a_redis_restart_delete_nothing_and_report_the_outage() {
     assert!(!plan.registry_unavailable);
     assert!(plan.delete.is_empty(), "{plan:?}");
     assert_eq!(plan.mark_heartbeat_missing, ["main-bbbbb"]);
+}
+
+#[test]
+fn a_pod_stuck_not_ready_past_the_bound_stops_counting_and_keeps_the_pool_degraded() {
+    let now = now();
+    let nodes = [node("main-aaaaa", 0, 0, now)];
+    // Pending for 5 minutes: still capacity being added.
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::pending("main-bbbbb").not_ready_since(now - TimeDelta::minutes(5)),
+    ];
+    let plan = plan_for(&SfuPool::test(), &pods, &nodes);
+    assert!(plan.changes_nothing() && plan.stuck.is_empty(), "{plan:?}");
+    assert_eq!(condition(&plan, "Degraded").status, "False");
+
+    // Pending for 11 minutes: not capacity any more; a pod is created in its place, and it
+    // is kept (its replacement would probably be stuck the same way).
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::pending("main-bbbbb").not_ready_since(now - TimeDelta::minutes(11)),
+    ];
+    let plan = plan_for(&SfuPool::test(), &pods, &nodes);
+    assert_eq!(plan.stuck, ["main-bbbbb"]);
+    assert_eq!(plan.create, 1);
+    assert!(plan.delete.is_empty());
+    let degraded = condition(&plan, "Degraded");
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "PodsNotReady")
+    );
+    assert!(degraded.message.contains("main-bbbbb"), "{degraded:?}");
+
+    // The next reconcile sees the new pod pending: nothing more created, still degraded.
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::pending("main-bbbbb").not_ready_since(now - TimeDelta::minutes(11)),
+        TestPod::pending("main-ccccc"),
+    ];
+    let plan = plan_for(&SfuPool::test(), &pods, &nodes);
+    assert_eq!(plan.create, 0);
+    assert_eq!(condition(&plan, "Degraded").reason, "PodsNotReady");
+
+    // A ready pod that lost its readiness 11 minutes ago is stuck too.
+    let pods = [
+        TestPod::ready("main-aaaaa", now),
+        TestPod::ready("main-bbbbb", now).not_ready_since(now - TimeDelta::minutes(11)),
+    ];
+    let plan = plan_for(&SfuPool::test(), &pods, &nodes);
+    assert_eq!(plan.stuck, ["main-bbbbb"]);
+
+    // Stuck pods still count against maxReplicas + maxSurge: no batch after batch.
+    let pool = SfuPool::test().with_limits(1, 2);
+    let pods = [
+        TestPod::pending("main-bbbbb").not_ready_since(now - TimeDelta::minutes(30)),
+        TestPod::pending("main-ccccc").not_ready_since(now - TimeDelta::minutes(20)),
+        TestPod::pending("main-ddddd").not_ready_since(now - TimeDelta::minutes(11)),
+    ];
+    let plan = plan_for(&pool, &pods, &[]);
+    assert_eq!(plan.stuck.len(), 3);
+    assert_eq!(plan.create, 0, "{plan:?}");
 }
 
 #[test]
@@ -699,6 +759,12 @@ fn apply(world: &World, plan: &Plan, round: usize) -> World {
         }
         if plan.start_drain.iter().any(|drain| drain.pod == pod.name) {
             pod.draining_since = Some(now);
+        }
+        if plan.mark_heartbeat_missing.contains(&pod.name) {
+            pod.heartbeat_missing_since = Some(now);
+        }
+        if plan.clear_heartbeat_missing.contains(&pod.name) {
+            pod.heartbeat_missing_since = None;
         }
     }
     for index in 0..plan.create {

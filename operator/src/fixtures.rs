@@ -123,6 +123,8 @@ pub struct TestPod {
     pub name: String,
     pub phase: PodPhase,
     pub ready_since: Option<DateTime<Utc>>,
+    /// Not ready since (a pod created then, or whose readiness was lost then).
+    pub not_ready_since: Option<DateTime<Utc>>,
     pub terminating: bool,
     pub template_hash: Option<String>,
     pub manual_drain: bool,
@@ -137,6 +139,7 @@ impl TestPod {
             name: name.to_owned(),
             phase: PodPhase::Running,
             ready_since: Some(now - TimeDelta::seconds(60)),
+            not_ready_since: None,
             terminating: false,
             template_hash: Some(current_hash()),
             manual_drain: false,
@@ -151,12 +154,20 @@ impl TestPod {
             name: name.to_owned(),
             phase: PodPhase::Pending,
             ready_since: None,
+            not_ready_since: None,
             terminating: false,
             template_hash: Some(current_hash()),
             manual_drain: false,
             draining_since: None,
             heartbeat_missing_since: None,
         }
+    }
+
+    /// Pending (or not ready) since `since`.
+    pub fn not_ready_since(mut self, since: DateTime<Utc>) -> Self {
+        self.ready_since = None;
+        self.not_ready_since = Some(since);
+        self
     }
 
     pub fn failed(mut self) -> Self {
@@ -198,6 +209,7 @@ impl TestPod {
             phase: self.phase,
             ready: self.ready_since.is_some(),
             ready_since: self.ready_since,
+            not_ready_since: self.not_ready_since.filter(|_| self.ready_since.is_none()),
             terminating: self.terminating,
             template_hash: self.template_hash.clone(),
             manual_drain: self.manual_drain,
@@ -252,7 +264,7 @@ impl TestPod {
                 conditions: Some(vec![PodCondition {
                     type_: "Ready".to_owned(),
                     status: if ready { "True" } else { "False" }.to_owned(),
-                    last_transition_time: self.ready_since.map(to_time),
+                    last_transition_time: self.ready_since.or(self.not_ready_since).map(to_time),
                     ..PodCondition::default()
                 }]),
                 ..PodStatus::default()

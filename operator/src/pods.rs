@@ -312,6 +312,14 @@ pub fn observe_pod(pod: &Pod) -> ObservedPod {
             .filter(|_| ready)
             .and_then(|condition| condition.last_transition_time.as_ref())
             .and_then(to_chrono),
+        not_ready_since: if ready {
+            None
+        } else {
+            ready_condition
+                .and_then(|condition| condition.last_transition_time.as_ref())
+                .or(pod.metadata.creation_timestamp.as_ref())
+                .and_then(to_chrono)
+        },
         terminating: pod.metadata.deletion_timestamp.is_some(),
         template_hash: pod
             .metadata

@@ -166,19 +166,30 @@ pub(crate) fn pool_status<'a>(
                 }
             ),
         )
-    } else if broken.is_empty() {
-        condition(
-            "Degraded",
-            false,
-            "Healthy",
-            "no failed or silent pods".to_owned(),
-        )
-    } else {
+    } else if !broken.is_empty() {
         condition(
             "Degraded",
             true,
             "PodsReplaced",
             format!("replacing {}", broken.join(", ")),
+        )
+    } else if !plan.stuck.is_empty() {
+        condition(
+            "Degraded",
+            true,
+            "PodsNotReady",
+            format!(
+                "pending or not ready for more than {} minutes: {}",
+                crate::decisions::NOT_READY_BOUND.num_minutes(),
+                plan.stuck.join(", ")
+            ),
+        )
+    } else {
+        condition(
+            "Degraded",
+            false,
+            "Healthy",
+            "no failed, silent or stuck pods".to_owned(),
         )
     };
 
