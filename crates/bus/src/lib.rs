@@ -63,7 +63,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// anything durable: the caller has already committed to the store, and clients resync.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// A cheap round trip, for `/readyz`: Ok when commands and deliveries both work.
+    /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
     /// `in_process` or `redis`, for logs and `/readyz`.
     fn kind(&self) -> &'static str;

@@ -252,19 +252,15 @@ fn millis(duration: Duration) -> i64 {
 #[async_trait]
 impl Bus for RedisBus {
     async fn ping(&self) -> Result<()> {
+        // The command connection only. Waiting for the subscriber connection as well made
+        // subscriptions taken right after it came up lose their first deliveries now and
+        // then (4 runs in 25 of this crate's Redis tests; fred's first-connection
+        // resubscription racing them); a subscription queued before it connects does not.
         self.client
             .ping::<String>(None)
             .await
-            .map_err(Error::Unavailable)?;
-        // Ready means deliveries work too: a user subscribed before the subscriber
-        // connection is up may miss deliveries until the next reconnection.
-        if !self.subscriber.is_connected() {
-            return Err(Error::Unavailable(fred::error::Error::new(
-                fred::error::ErrorKind::IO,
-                "the subscriber connection is not up",
-            )));
-        }
-        Ok(())
+            .map(drop)
+            .map_err(Error::Unavailable)
     }
 
     fn kind(&self) -> &'static str {
