@@ -1,34 +1,14 @@
 //! The scaling, drain and cleanup rules, as behaviours and as properties.
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use proptest::prelude::*;
 
 use super::*;
 use crate::crd::Condition;
 use crate::crd::SfuPool;
 use crate::fixtures::{TestPod, current_hash, node};
+use crate::plan_fixtures::{World, apply, now, plan_for, plan_world};
 use crate::status::status_changed;
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 5, 17, 0, 0)
-        .single()
-        .unwrap_or_default()
-}
-
-fn plan_for(pool: &SfuPool, pods: &[TestPod], nodes: &[NodeReport]) -> Plan {
-    let observed: Vec<ObservedPod> = pods.iter().map(TestPod::observed).collect();
-    plan(
-        "main",
-        pool.metadata.generation,
-        &pool.spec,
-        &current_hash(),
-        pool.status.as_ref(),
-        &observed,
-        Some(nodes),
-        now(),
-        Settings::default(),
-    )
-}
 
 fn condition<'a>(plan: &'a Plan, type_: &str) -> &'a Condition {
     plan.status
@@ -666,13 +646,6 @@ fn pool_pod_names_are_the_pool_name_and_five_alphanumerics() {
 
 // Properties.
 
-#[derive(Debug, Clone)]
-struct World {
-    pool: SfuPool,
-    pods: Vec<TestPod>,
-    nodes: Vec<NodeReport>,
-}
-
 fn pod_strategy() -> impl Strategy<Value = (u8, u64, u64, u8, i64)> {
     // (kind, rooms, participants, drain kind, drained seconds ago)
     (0u8..10, 0u64..=20, 0u64..=200, 0u8..10, 0i64..5000)
@@ -741,48 +714,6 @@ fn world_strategy() -> impl Strategy<Value = World> {
                 nodes,
             }
         })
-}
-
-fn plan_world(world: &World) -> Plan {
-    plan_for(&world.pool, &world.pods, &world.nodes)
-}
-
-/// What the controller and the pods would do with `plan`: the apiserver's view and the bus's.
-fn apply(world: &World, plan: &Plan, round: usize) -> World {
-    let now = now();
-    let mut next = world.clone();
-    next.pods
-        .retain(|pod| !plan.delete.iter().any(|deletion| deletion.pod == pod.name));
-    for pod in &mut next.pods {
-        if plan.undrain.contains(&pod.name) {
-            pod.draining_since = None;
-        }
-        if plan.start_drain.iter().any(|drain| drain.pod == pod.name) {
-            pod.draining_since = Some(now);
-        }
-        if plan.mark_heartbeat_missing.contains(&pod.name) {
-            pod.heartbeat_missing_since = Some(now);
-        }
-        if plan.clear_heartbeat_missing.contains(&pod.name) {
-            pod.heartbeat_missing_since = None;
-        }
-    }
-    for index in 0..plan.create {
-        next.pods
-            .push(TestPod::pending(&format!("main-n{round}{index:03}")));
-    }
-    let forgotten: Vec<_> = plan
-        .forget_nodes
-        .iter()
-        .map(|forget| forget.node_id)
-        .collect();
-    next.nodes.retain(|node| !forgotten.contains(&node.node_id));
-    for (name, drain) in &plan.bus_drain_requests {
-        for node in next.nodes.iter_mut().filter(|node| &node.name == name) {
-            node.draining = *drain;
-        }
-    }
-    next
 }
 
 fn serving_count(world: &World) -> usize {

@@ -19,6 +19,8 @@ pub mod status;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod plan_fixtures;
 
 pub use controller::{Context, run_controller};
 pub use crd::{SfuPool, SfuPoolSpec, SfuPoolStatus};

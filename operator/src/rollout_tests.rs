@@ -1,35 +1,15 @@
 //! The rollout of a changed pod template, as behaviours of [`plan`] and as properties over
 //! random pools followed reconcile after reconcile.
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use proptest::prelude::*;
 
 use super::*;
 use crate::crd::{Condition, SfuPool};
-use crate::decisions::{DeleteReason, NodeReport, ObservedPod, Plan, PodPhase, Settings, plan};
+use crate::decisions::{DeleteReason, NodeReport, Plan, PodPhase, Settings};
 use crate::fixtures::{TestPod, current_hash, node};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 5, 17, 0, 0)
-        .single()
-        .unwrap_or_default()
-}
-
-fn plan_for(pool: &SfuPool, pods: &[TestPod], nodes: &[NodeReport]) -> Plan {
-    let observed: Vec<ObservedPod> = pods.iter().map(TestPod::observed).collect();
-    plan(
-        "main",
-        pool.metadata.generation,
-        &pool.spec,
-        &current_hash(),
-        pool.status.as_ref(),
-        &observed,
-        Some(nodes),
-        now(),
-        Settings::default(),
-    )
-}
+use crate::plan_fixtures::{World, apply, now, plan_for, plan_world};
 
 fn progressing(plan: &Plan) -> &Condition {
     plan.status
@@ -282,13 +262,6 @@ fn the_status_says_when_a_rollout_starts_and_completes() {
 
 // Properties.
 
-#[derive(Debug, Clone)]
-struct World {
-    pool: SfuPool,
-    pods: Vec<TestPod>,
-    nodes: Vec<NodeReport>,
-}
-
 /// (outdated, kind, rooms, participants, drain kind, drained seconds ago)
 fn pod_strategy() -> impl Strategy<Value = (bool, u8, u64, u64, u8, i64)> {
     (
@@ -370,48 +343,6 @@ fn world_strategy() -> impl Strategy<Value = World> {
                 nodes,
             }
         })
-}
-
-fn plan_world(world: &World) -> Plan {
-    plan_for(&world.pool, &world.pods, &world.nodes)
-}
-
-/// What the controller and the bus make of `plan` (as in the decisions' own properties).
-fn apply(world: &World, plan: &Plan, round: usize) -> World {
-    let now = now();
-    let mut next = world.clone();
-    next.pods
-        .retain(|pod| !plan.delete.iter().any(|deletion| deletion.pod == pod.name));
-    for pod in &mut next.pods {
-        if plan.undrain.contains(&pod.name) {
-            pod.draining_since = None;
-        }
-        if plan.start_drain.iter().any(|drain| drain.pod == pod.name) {
-            pod.draining_since = Some(now);
-        }
-        if plan.mark_heartbeat_missing.contains(&pod.name) {
-            pod.heartbeat_missing_since = Some(now);
-        }
-        if plan.clear_heartbeat_missing.contains(&pod.name) {
-            pod.heartbeat_missing_since = None;
-        }
-    }
-    for index in 0..plan.create {
-        next.pods
-            .push(TestPod::pending(&format!("main-n{round:02}{index:02}")));
-    }
-    let forgotten: Vec<_> = plan
-        .forget_nodes
-        .iter()
-        .map(|forget| forget.node_id)
-        .collect();
-    next.nodes.retain(|node| !forgotten.contains(&node.node_id));
-    for (name, drain) in &plan.bus_drain_requests {
-        for node in next.nodes.iter_mut().filter(|node| &node.name == name) {
-            node.draining = *drain;
-        }
-    }
-    next
 }
 
 /// Time passing between reconciles: pending pods start and heartbeat, and one meeting ends
