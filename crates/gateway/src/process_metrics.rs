@@ -26,50 +26,51 @@ pub struct ProcessMetrics {
 
 impl ProcessMetrics {
     pub fn new() -> Self {
-        let mut registry = Registry::default();
         let metrics = Self {
+            registry: Registry::default(),
             resident_memory_bytes: Gauge::default(),
             virtual_memory_bytes: Gauge::default(),
             cpu_seconds: Counter::default(),
             open_fds: Gauge::default(),
             threads: Gauge::default(),
             start_time_seconds: Gauge::default(),
-            registry: Registry::default(),
         };
+        metrics.registered()
+    }
+
+    fn registered(mut self) -> Self {
+        let registry = &mut self.registry;
         registry.register(
             "process_resident_memory_bytes",
             "Resident memory size in bytes",
-            metrics.resident_memory_bytes.clone(),
+            self.resident_memory_bytes.clone(),
         );
         registry.register(
             "process_virtual_memory_bytes",
             "Virtual memory size in bytes",
-            metrics.virtual_memory_bytes.clone(),
+            self.virtual_memory_bytes.clone(),
         );
         registry.register(
             "process_cpu_seconds",
             "Total user and system CPU time spent in seconds",
-            metrics.cpu_seconds.clone(),
+            self.cpu_seconds.clone(),
         );
         registry.register(
             "process_open_fds",
             "Number of open file descriptors",
-            metrics.open_fds.clone(),
+            self.open_fds.clone(),
         );
         registry.register(
             "process_threads",
             "Number of OS threads in the process",
-            metrics.threads.clone(),
+            self.threads.clone(),
         );
         registry.register(
             "process_start_time_seconds",
             "Start time of the process since the Unix epoch in seconds",
-            metrics.start_time_seconds.clone(),
+            self.start_time_seconds.clone(),
         );
-        Self {
-            registry,
-            ..metrics
-        }
+        self
     }
 
     /// Reads `/proc/self` into the metrics; the registry to encode afterwards.
